@@ -1,0 +1,7 @@
+{# Generic test: the combination of columns is unique (dbt_utils is not reachable offline). #}
+{% test unique_combination(model, columns) %}
+  select {{ columns | join(', ') }}, count(*) as n
+  from {{ model }}
+  group by {{ columns | join(', ') }}
+  having count(*) > 1
+{% endtest %}

@@ -1,0 +1,1 @@
+"""Dagster orchestration of the risk lakehouse: ingestion to bronze, dbt layers and everything downstream."""

@@ -1,0 +1,137 @@
+"""Source contracts: one YAML file per landed table, read by the generic ingestion code."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+
+# Contract type -> DuckDB type used for TRY_CAST and for the bronze Parquet schema.
+DUCKDB_TYPES = {
+    "varchar": "VARCHAR",
+    "integer": "INTEGER",
+    "bigint": "BIGINT",
+    "double": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "json": "JSON",
+}
+FORMATS = {"csv": ".csv", "jsonl": ".jsonl", "json": ".json", "parquet": ".parquet"}
+
+
+class ContractError(ValueError):
+    """A contract file itself is wrong (not the data it describes)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+    pii: bool = False
+    allowed: tuple[Any, ...] | None = None
+    min: Any = None
+    max: Any = None
+    not_future: bool = False
+
+    @property
+    def duckdb_type(self) -> str:
+        return DUCKDB_TYPES[self.type]
+
+    @property
+    def bronze_name(self) -> str:
+        """PII columns leave the landing boundary only as keyed-hash tokens, under a name that says so."""
+        return f"{self.name}_token" if self.pii else self.name
+
+
+@dataclass(frozen=True)
+class Contract:
+    table: str
+    system: str
+    format: str
+    primary_key: tuple[str, ...]
+    event_time: str
+    columns: tuple[Column, ...]
+    description: str = ""
+    records_path: str | None = None
+    path: Path = field(default=Path("."), compare=False)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def extension(self) -> str:
+        return FORMATS[self.format]
+
+    def landing_dir(self, landing_root: Path) -> Path:
+        return landing_root / self.system / self.table
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _parse(path: Path) -> Contract:
+    raw = yaml.safe_load(path.read_text())
+    where = f"{path.name}"
+    try:
+        columns = tuple(
+            Column(
+                name=c["name"],
+                type=c["type"],
+                required=bool(c.get("required", False)),
+                pii=bool(c.get("pii", False)),
+                allowed=tuple(c["allowed"]) if "allowed" in c else None,
+                min=c.get("min"),
+                max=c.get("max"),
+                not_future=bool(c.get("not_future", False)),
+            )
+            for c in raw["columns"]
+        )
+        contract = Contract(
+            table=raw["table"],
+            system=raw["system"],
+            format=raw["format"],
+            primary_key=tuple(raw["primary_key"]),
+            event_time=raw["event_time"],
+            columns=columns,
+            description=raw.get("description", ""),
+            records_path=raw.get("records_path"),
+            path=path,
+        )
+    except KeyError as exc:
+        raise ContractError(f"{where}: missing key {exc}; every contract needs table, system, format, "
+                            "primary_key, event_time and columns (each with name and type)") from exc
+    names = contract.column_names
+    for c in columns:
+        if c.type not in DUCKDB_TYPES:
+            raise ContractError(f"{where}: column {c.name!r} has unknown type {c.type!r}; use one of {sorted(DUCKDB_TYPES)}")
+    if contract.format not in FORMATS:
+        raise ContractError(f"{where}: unknown format {contract.format!r}; use one of {sorted(FORMATS)}")
+    for key in (*contract.primary_key, contract.event_time):
+        if key not in names:
+            raise ContractError(f"{where}: {key!r} is named as key/event time but is not a column")
+    if len(set(names)) != len(names):
+        raise ContractError(f"{where}: duplicate column names")
+    if contract.format == "json" and not contract.records_path:
+        raise ContractError(f"{where}: format json needs records_path (the array of records in each document)")
+    return contract
+
+
+@lru_cache(maxsize=1)
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+    contracts = {}
+    for path in sorted(directory.glob("*.yaml")):
+        contract = _parse(path)
+        if contract.table in contracts:
+            raise ContractError(f"{path.name}: table {contract.table!r} is declared twice")
+        contracts[contract.table] = contract
+    return contracts

@@ -1,0 +1,59 @@
+"""dbt models as Dagster assets: bronze sources -> staging -> marts, grouped by layer (folder)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.config import REPO_ROOT, LakeConfig
+from orchestration.resources import LakeResource
+
+DBT_DIR = REPO_ROOT / "dbt_project"
+os.environ.setdefault("DO_NOT_TRACK", "1")  # dbt must never wait on its usage-stats endpoint offline
+
+# The dbt installed beside this interpreter (the venv), whether or not the venv is activated.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt") if (Path(sys.executable).parent / "dbt").exists() else (shutil.which("dbt") or "dbt")
+
+dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+def ensure_manifest() -> None:
+    """Parse the dbt project when its manifest is missing or older than a model, macro or config file."""
+    manifest = dbt_project.manifest_path
+    sources = [p for pattern in ("models/**/*", "macros/**/*", "*.yml") for p in DBT_DIR.glob(pattern) if p.is_file()]
+    if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
+        return
+    env = {**os.environ, "LAKE_ROOT": os.environ.get("LAKE_ROOT", str(LakeConfig.from_env().root))}
+    subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+        check=True, env=env, cwd=DBT_DIR,
+    )
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Models keyed and grouped by their folder (= lake schema): staging/stg_orders, marts/..."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: "DbtProject | None") -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = manifest["nodes"].get(unique_id) or manifest["sources"].get(unique_id)
+        if props["resource_type"] in ("model", "seed", "snapshot"):
+            layer = props["fqn"][1] if len(props["fqn"]) > 2 else "dbt"
+            return spec.replace_attributes(key=dg.AssetKey([layer, props["name"]]), group_name=layer)
+        return spec
+
+
+ensure_manifest()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=LayerTranslator(),
+            pool="lakehouse_duckdb_writer")
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+    # dbt reads the lake root from the environment (profile path, bronze views).
+    os.environ["LAKE_ROOT"] = str(lake.config().root)
+    yield from dbt.cli(["build"], context=context).stream()

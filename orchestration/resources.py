@@ -1,0 +1,17 @@
+"""Dagster resources: where the lake is, configurable by environment (LAKE_ROOT)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.config import LakeConfig
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Root folder of the lake (landing, bronze, quarantine, marts, lakehouse.duckdb)."""
+
+    root: str
+
+    def config(self) -> LakeConfig:
+        return LakeConfig(root=Path(self.root).resolve())
