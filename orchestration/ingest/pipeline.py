@@ -198,7 +198,7 @@ def ingest_table(
         validation_sql(contract, token_key, now, _existing_keys_sql(lake, contract))
     ).to_arrow_table()
     con.register("checked", checked)
-    ingested_at = now.strftime("%Y-%m-%d %H:%M:%S")
+    ingested_at = datetime.now().strftime("%Y-%m-%d %H:%M:%S")  # wall clock: freshness is about real time
     bronze_cols = ", ".join(f'"{c.bronze_name}"' for c in contract.columns)
     bronze = con.sql(
         f"SELECT {bronze_cols}, {FILE}, {LINE}, TIMESTAMP '{ingested_at}' AS _ingested_at, '{batch_id}' AS _batch_id "
@@ -231,7 +231,7 @@ def ingest_table(
     log_rows = pa.Table.from_pylist(schema=LOG_SCHEMA, mapping=[
         {"file": r.file, "sha256": r.sha256, "landed_rows": r.landed, "bronze_rows": r.bronze,
          "quarantined_rows": r.quarantined, "status": r.status, "notes": "; ".join(r.notes),
-         "batch_id": batch_id, "ingested_at": now}
+         "batch_id": batch_id, "ingested_at": datetime.strptime(ingested_at, "%Y-%m-%d %H:%M:%S")}
         for r in results
     ])
     _write_atomic(log_rows, _log_dir(lake, contract.table) / f"{batch_id}.parquet")
