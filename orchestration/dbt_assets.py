@@ -55,5 +55,7 @@ ensure_manifest()
             pool="lakehouse_duckdb_writer")
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
     # dbt reads the lake root from the environment (profile path, bronze views).
-    os.environ["LAKE_ROOT"] = str(lake.config().root)
-    yield from dbt.cli(["build"], context=context).stream()
+    cfg = lake.config()
+    os.environ["LAKE_ROOT"] = str(cfg.root)
+    # dbt's run artefacts live with the lake they describe, so two lakes never share a target folder.
+    yield from dbt.cli(["build"], context=context, target_path=cfg.root / "_dbt" / "target").stream()

@@ -1,0 +1,64 @@
+"""Blocking Great Expectations asset checks on bronze: a failed check stops that table's downstream
+assets for the run, and the Dagster UI shows which expectation failed, on how many rows, with samples."""
+import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
+
+from orchestration.config import LakeConfig
+from orchestration.contracts import Contract, load_contracts
+from orchestration.quality import contract_expectations, load_suite_file, validate
+from orchestration.resources import LakeResource
+
+
+def latest_batch(lake: LakeConfig, table: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The ingest-log rows and bronze rows of the table's most recent committed batch."""
+    logs = sorted((lake.meta / "ingest_log" / table).glob("batch_*.parquet"))
+    if not logs:
+        return None
+    log = pq.read_table(logs[-1]).to_pandas()
+    log["quarantined_share"] = (log["quarantined_rows"] / log["landed_rows"].where(log["landed_rows"] > 0)).fillna(0.0)
+    bronze = pq.read_table(lake.bronze / table / logs[-1].name).to_pandas()
+    return log, bronze
+
+
+def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
+    extra = suites.get("tables", {}).get(contract.table, [])
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["bronze", contract.table]),
+        name="great_expectations",
+        blocking=True,
+        description=f"Contract suite ({len(contract_expectations(contract)) + len(extra)} expectations) on the "
+                    f"latest bronze batch and delivery suite on its files (orchestration/expectations/bronze.yaml).",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        cfg = lake.config()
+        batch = latest_batch(cfg, contract.table)
+        if batch is None:
+            return dg.AssetCheckResult(passed=True, metadata={"note": "no batch ingested yet"})
+        log, bronze = batch
+        reports = cfg.meta / "ge_results" / "bronze" / contract.table
+        outcomes = [
+            validate(f"bronze_{contract.table}", bronze, contract_expectations(contract) + extra, reports),
+            validate(f"delivery_{contract.table}", log, suites["delivery"], reports),
+        ]
+        passed = all(o.success for o in outcomes)
+        for o in outcomes:
+            (context.log.info if o.success else context.log.error)(o.summary())
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=" | ".join(o.summary() for o in outcomes),
+            metadata={
+                "rows_validated": len(bronze),
+                "files_in_batch": len(log),
+                "expectations": sum(o.evaluated for o in outcomes),
+                "failed": dg.MetadataValue.json([f for o in outcomes for f in o.failed]),
+                "reports": dg.MetadataValue.json([str(o.report_path) for o in outcomes]),
+            },
+        )
+
+    return _check
+
+
+bronze_checks = [bronze_check(c, load_suite_file("bronze")) for c in load_contracts().values()]
