@@ -26,7 +26,7 @@ dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 def ensure_manifest() -> None:
     """Parse the dbt project when its manifest is missing or older than a model, macro or config file."""
     manifest = dbt_project.manifest_path
-    sources = [p for pattern in ("models/**/*", "macros/**/*", "*.yml") for p in DBT_DIR.glob(pattern) if p.is_file()]
+    sources = [p for pattern in ("models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*", "*.yml") for p in DBT_DIR.glob(pattern) if p.is_file()]
     if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
         return
     env = {**os.environ, "LAKE_ROOT": os.environ.get("LAKE_ROOT", str(LakeConfig.from_env().root))}

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from orchestration.config import LakeConfig
 from orchestration.contracts import Contract
-from orchestration.ingest.readers import LINE, UnreadableFile, read_landed_file
+from orchestration.ingest.readers import JSON_TEXT, LINE, UnreadableFile, extract_json_batch, read_landed_file
 from orchestration.ingest.validate import validation_sql
 
 log = logging.getLogger(__name__)
@@ -170,20 +170,20 @@ def ingest_table(
             unparsed.append({FILE: rel, LINE: 0, "reason": f"unreadable file: {exc}"})
             continue
         res = FileResult(rel, digest, landed=raw.landed_records, status="ingested" if raw.landed_records else "empty")
-        if raw.extra_columns:
-            res.notes.append(f"schema drift: extra column(s) {raw.extra_columns} ignored")
-        if raw.missing_columns:
-            res.notes.append(f"missing column(s) {raw.missing_columns}")
+        _note_columns(res, raw.missing_columns, raw.extra_columns)
         unparsed += [{FILE: rel, LINE: n, "reason": r} for n, r in raw.rejects]
         rows = raw.rows
-        for name in raw.missing_columns:  # absent column -> all NULL; required ones then fail per row
-            rows = rows.append_column(name, pa.nulls(rows.num_rows, pa.string()))
-        rows = rows.select(contract.column_names + [LINE])
-        rows = rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string()))
-        parts.append(rows)
+        if JSON_TEXT not in rows.column_names:
+            for name in raw.missing_columns:  # absent column -> all NULL; required ones then fail per row
+                rows = rows.append_column(name, pa.nulls(rows.num_rows, pa.string()))
+            rows = rows.select(contract.column_names + [LINE])
+        parts.append(rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string())))
         results.append(res)
         if i % 100 == 0:
             progress(f"{contract.table}: read {i}/{len(paths)} files")
+
+    if parts and contract.format in ("json", "jsonl"):
+        parts = [_extract_json(parts, contract, results, unparsed)]
 
     if not results:
         _ensure_schema_file(lake, contract)
@@ -239,6 +239,25 @@ def ingest_table(
     progress(f"{contract.table}: {len(results)} new file(s), {result.landed} landed = "
              f"{result.bronze} bronze + {result.quarantined} quarantined; {skipped} file(s) already ingested")
     return result
+
+
+def _note_columns(res: FileResult, missing: list[str], extra: list[str]) -> None:
+    if extra:
+        res.notes.append(f"schema drift: extra column(s) {extra} ignored")
+    if missing:
+        res.notes.append(f"missing column(s) {missing}")
+
+
+def _extract_json(parts: list[pa.Table], contract: Contract, results: list[FileResult], unparsed: list[dict]) -> pa.Table:
+    """One DuckDB extraction for all JSON files of the batch (per-file queries cost more than the work)."""
+    rows, rejects, keys = extract_json_batch(pa.concat_tables(parts), contract, FILE)
+    unparsed += [{FILE: f, LINE: n, "reason": r} for f, n, r in rejects]
+    for res in results:
+        if res.status == "ingested" and res.file in keys:
+            found = sorted(keys[res.file])
+            _note_columns(res, [c for c in contract.column_names if c not in found],
+                          [c for c in found if c not in contract.column_names])
+    return rows
 
 
 def _concat_as_text(parts: list[pa.Table], contract: Contract) -> pa.Table:

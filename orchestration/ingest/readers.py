@@ -1,8 +1,9 @@
 """Read one landed file into a raw Arrow table, one row per landed record, without losing any record.
 
-Every reader returns the contract's columns as they arrived (text for CSV / JSON, native for Parquet)
-plus `_source_line`, and lists the records it could not parse at all, each with its line and reason.
-Columns the file lacks are reported; extra columns are reported as schema drift and dropped.
+CSV and Parquet readers return the contract's columns as they arrived (text / native) plus `_source_line`;
+JSON readers return the object texts, extracted for a whole batch at once by `extract_json_batch`.
+Every reader lists the records it could not parse at all, each with its line and reason.
+Columns a file lacks are reported; extra columns are reported as schema drift and dropped.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -130,20 +132,12 @@ def _read_csv(path: Path, data: bytes, contract: Contract) -> RawFile:
     )
 
 
-def _records_from_lines(lines: pa.Array, numbers: np.ndarray, contract: Contract, unit: str) -> RawFile:
-    """Extract contract fields from JSON object texts in one vectorised DuckDB pass."""
-    con = duckdb.connect()
-    con.register("lines", pa.table({"line": lines, LINE: pa.array(numbers, pa.int64())}))
-    valid = "CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END"  # CASE: no short-circuit in AND
-    found = [r[0] for r in con.sql(f"SELECT DISTINCT unnest(json_keys(line)) FROM lines WHERE {valid}").fetchall()]
-    missing, extra = _split_columns(found, contract)
-    picks = ", ".join(
-        f"line->>'$.\"{c}\"' AS \"{c}\"" for c in contract.column_names if c not in missing
-    )
-    rows = con.sql(f"SELECT {picks + ',' if picks else ''} {LINE} FROM lines WHERE {valid} ORDER BY {LINE}").to_arrow_table()
-    bad = con.sql(f"SELECT {LINE} FROM lines WHERE NOT ({valid}) ORDER BY {LINE}").fetchall()
-    rejects = [(int(n), f"broken JSON: {unit} is not a valid JSON object") for (n,) in bad]
-    return RawFile(rows=rows, landed_records=len(numbers), rejects=rejects, missing_columns=missing, extra_columns=extra)
+JSON_TEXT = "_json"
+
+
+def _json_rows(texts: pa.Array, numbers: np.ndarray) -> pa.Table:
+    """JSON sources stay as object texts here; `extract_json_batch` extracts all files of a batch at once."""
+    return pa.table({JSON_TEXT: texts, LINE: pa.array(numbers, pa.int64())})
 
 
 def _read_jsonl(path: Path, data: bytes, contract: Contract) -> RawFile:
@@ -151,12 +145,11 @@ def _read_jsonl(path: Path, data: bytes, contract: Contract) -> RawFile:
     lines = data.decode("utf-8").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    keep = np.array([bool(s.strip()) for s in lines], dtype=bool) if lines else np.zeros(0, bool)
-    arr = pa.array(lines, pa.string()).filter(pa.array(keep)) if lines else pa.array([], pa.string())
-    raw = _records_from_lines(arr, line_numbers[: len(lines)][keep], contract, "line")
-    raw.rejects = [(n, "bad encoding: line is not valid UTF-8") for n in bad_encoding] + raw.rejects
-    raw.landed_records += len(bad_encoding)
-    return raw
+    arr = pa.array(lines, pa.string())
+    keep = pc.not_equal(pc.utf8_trim_whitespace(arr), "").fill_null(False)  # blank lines are not records
+    numbers = line_numbers[: len(lines)][keep.to_numpy(zero_copy_only=False)]
+    rejects = [(n, "bad encoding: line is not valid UTF-8") for n in bad_encoding]
+    return RawFile(rows=_json_rows(arr.filter(keep), numbers), landed_records=len(numbers) + len(rejects), rejects=rejects)
 
 
 def _read_json_document(path: Path, data: bytes, contract: Contract) -> RawFile:
@@ -169,7 +162,25 @@ def _read_json_document(path: Path, data: bytes, contract: Contract) -> RawFile:
         raise UnreadableFile(f"JSON document has no array at key {contract.records_path!r}")
     # Re-serialise each record so nested and flat sources share one vectorised extraction.
     texts = pa.array([json.dumps(r, ensure_ascii=False) for r in records], pa.string())
-    return _records_from_lines(texts, np.arange(1, len(records) + 1), contract, "record")
+    return RawFile(rows=_json_rows(texts, np.arange(1, len(records) + 1)), landed_records=len(records))
+
+
+def extract_json_batch(batch: pa.Table, contract: Contract, file_column: str) -> tuple[pa.Table, list[tuple[str, int, str]], dict[str, set[str]]]:
+    """Extract the contract's fields from the JSON texts of every file in a batch in one DuckDB pass.
+    Returns the extracted rows, the (file, line, reason) of texts that are not JSON objects, and the keys
+    each file used (to report missing / extra columns per file)."""
+    con = duckdb.connect()
+    con.register("batch", batch)
+    valid = f"CASE WHEN json_valid({JSON_TEXT}) THEN json_type({JSON_TEXT}) = 'OBJECT' ELSE false END"  # AND does not short-circuit
+    picks = ", ".join(f"{JSON_TEXT}->>'$.\"{c}\"' AS \"{c}\"" for c in contract.column_names)
+    rows = con.sql(f"SELECT {picks}, {LINE}, {file_column} FROM batch WHERE {valid}").to_arrow_table()
+    bad = con.execute(f"SELECT {file_column}, {LINE} FROM batch WHERE NOT ({valid}) ORDER BY 1, 2").fetchall()
+    keys: dict[str, set[str]] = {}
+    for f, k in con.execute(f"SELECT DISTINCT {file_column}, unnest(json_keys({JSON_TEXT})) FROM batch WHERE {valid}").fetchall():
+        keys.setdefault(f, set()).add(k)
+    unit = "record" if contract.format == "json" else "line"
+    rejects = [(f, int(n), f"broken JSON: {unit} is not a valid JSON object") for f, n in bad]
+    return rows, rejects, keys
 
 
 def _read_parquet(path: Path, data: bytes, contract: Contract) -> RawFile:
