@@ -16,8 +16,9 @@ ingest_job = dg.define_asset_job(
 
 daily_analytics_job = dg.define_asset_job(
     "daily_analytics",
-    selection=dg.AssetSelection.groups("bronze").downstream() - dg.AssetSelection.groups("bronze"),
-    description="Marts -> features -> scores -> exports, once a day on the latest bronze.",
+    selection=dg.AssetSelection.groups("bronze").downstream() - dg.AssetSelection.groups("bronze", "scores", "exports"),
+    description="Marts -> features -> models, once a day on the latest bronze (scores and partner exports "
+                "run per business date on their own schedules).",
 )
 
 daily_analytics_schedule = dg.ScheduleDefinition(
