@@ -12,7 +12,7 @@ export DAGSTER_HOME ?= $(LAKE_ROOT)/dagster_home
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo world materialize summary test dev clean
+.PHONY: install demo world materialize summary test dev dashboards clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ test: install
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
+
+dashboards: install
+	$(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs
