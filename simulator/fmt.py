@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 
 DAY = 86_400
 HOUR = 3_600
-EPOCH_DAY0 = np.datetime64("1970-01-01", "D")
 
 
 # --------------------------------------------------------------------------- randomness
@@ -53,21 +52,7 @@ def seg(counts: np.ndarray):
     return parent, within
 
 
-def seg_starts(counts: np.ndarray) -> np.ndarray:
-    counts = np.asarray(counts, dtype=np.int64)
-    return np.cumsum(counts) - counts
-
-
-def sort_within(parent: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """Order that sorts by parent, then key (stable)."""
-    return np.lexsort((key, parent))
-
-
 # --------------------------------------------------------------------------- time
-def to_seconds(date_str: str) -> int:
-    return int(np.datetime64(date_str, "s").astype(np.int64))
-
-
 def month_index(seconds: np.ndarray) -> np.ndarray:
     """Months since 1970-01 of each timestamp (epoch seconds)."""
     return (seconds // DAY).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)

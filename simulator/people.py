@@ -16,6 +16,10 @@ from .fmt import (DAY, HOUR, choice_p, digit_matrix, dict_strings, hex_ids, ip_s
 
 DMAX = 6  # most devices one customer ever uses
 RING_SHARE = 0.015
+# population constants (measured once on a large world) so that a customer's standardised
+# income and education never depend on who else happens to be in the sample
+LOG_INC_MU, LOG_INC_SD = 8.17, 0.525
+EDU_CUTS = np.array([-1.26, -0.22, 0.48, 1.77])  # quantiles giving catalog.EDUCATION_SHARES
 
 
 def _rings(rng, n):
@@ -129,12 +133,11 @@ def build_customers(p) -> dict:
     log_inc = (8.25 + 0.22 * z - 0.16 * (tier - 1) + 0.035 * (age - 18)
                - 0.0008 * (age - 18) ** 2 + rng.normal(0, 0.42, n))
     true_income = np.round(np.exp(log_inc), -1)
-    inc_std = (log_inc - log_inc.mean()) / log_inc.std()
+    inc_std = (log_inc - LOG_INC_MU) / LOG_INC_SD
 
     # ---- observable demographics (noisy functions of the latent)
     edu_score = 0.85 * inc_std + 0.15 * z + rng.normal(0, 0.55, n)
-    cuts = np.quantile(edu_score, np.cumsum(K.EDUCATION_SHARES)[:-1])
-    edu = np.searchsorted(cuts, edu_score)
+    edu = np.searchsorted(EDU_CUTS, edu_score)
     occ = np.zeros(n, dtype=np.int64)
     for e in range(len(K.EDUCATION)):  # loop over 5 levels, not customers
         idx = np.flatnonzero(edu == e)
@@ -203,6 +206,7 @@ def build_customers(p) -> dict:
         leader[members] = first_of_ring[ring[members]]
         lead_phone = phone[leader[members]]
         phone[members] = (lead_phone // 10**4) * 10**4 + rng.integers(0, 10**4, len(members))
+        carrier[members] = carrier[leader[members]]
         follower = members[leader[members] != members]
         same_phone = follower[rng.random(len(follower)) < 0.25]
         phone[same_phone] = phone[leader[same_phone]]
