@@ -12,7 +12,7 @@ export DAGSTER_HOME ?= $(LAKE_ROOT)/dagster_home
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo world materialize summary test dev dashboards clean
+.PHONY: install demo world materialize summary test dev dashboards features features-check bench-features clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 dashboards: install
 	$(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false
+
+features: install
+	$(BIN)/python -m features.generate
+
+features-check: install
+	$(BIN)/python -m features.generate --check
+
+bench-features: install
+	$(BIN)/python bench/bench_feature_mart.py --customers 100000
 
 clean:
 	rm -rf data dbt_project/target dbt_project/logs

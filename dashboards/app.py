@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only das
 import streamlit as st  # noqa: E402
 
 from dashboards import data, filters, ui  # noqa: E402
+from dashboards.pages.features import render as features_page  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -27,7 +28,10 @@ PAGES = {
         st.Page(VIEWS / "delinquency.py", title="Delinquency", icon=":material/warning:", url_path="delinquency"),
         st.Page(VIEWS / "fund_usage.py", title="Fund usage", icon=":material/payments:", url_path="fund_usage"),
     ],
-    # "Models": [...], "Features": [...], "Data quality": [...]  <- later pages go here
+    "Models and features": [
+        st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features"),
+    ],
+    # later pages (Models, Data quality) go here
 }
 
 st.set_page_config(page_title="Risk analytics", page_icon=":material/analytics:", layout="wide")

@@ -7,8 +7,11 @@ from dagster_dbt import DbtCliResource
 from orchestration.automation import daily_analytics_job, daily_analytics_schedule, ingest_job, landing_sensor
 from orchestration.config import LakeConfig
 from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE, dbt_models
-from orchestration.export_assets import export_assets, export_jobs, export_resources, export_schedules
+from orchestration.export_assets import (BUSINESS_DATE_PARTITIONS, export_assets, export_jobs, export_resources,
+                                         export_schedules)
+from orchestration.feature_assets import feature_assets, feature_checks
 from orchestration.ingest_assets import bronze_assets, landing_specs
+from orchestration.model_assets import batch_scores, model_assets
 from orchestration.quality_checks import bronze_checks
 from orchestration.resources import LakeResource
 
@@ -22,10 +25,18 @@ everything_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,  # one process on small machines: no per-step interpreter start-up
 )
 
+score_and_export_job = dg.define_asset_job(
+    "score_and_export",
+    selection=dg.AssetSelection.groups("scores", "exports"),
+    partitions_def=BUSINESS_DATE_PARTITIONS,
+    description="Score every population with the champions for one business date, then write each partner's export.",
+    executor_def=dg.in_process_executor,
+)
+
 defs = dg.Definitions(
-    assets=[*landing_specs, *bronze_assets, dbt_models, *export_assets],
-    asset_checks=bronze_checks,
-    jobs=[everything_job, ingest_job, daily_analytics_job, *export_jobs],
+    assets=[*landing_specs, *bronze_assets, dbt_models, *feature_assets, *model_assets, batch_scores, *export_assets],
+    asset_checks=[*bronze_checks, *feature_checks],
+    jobs=[everything_job, ingest_job, daily_analytics_job, score_and_export_job, *export_jobs],
     schedules=[daily_analytics_schedule, *export_schedules],
     sensors=[landing_sensor],
     resources={

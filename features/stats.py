@@ -1,0 +1,270 @@
+"""Per-feature statistics of the mart: missing rate, distinct count, IV against the A-card label, PSI.
+
+* missing rate: exact, from the Parquet column statistics (null counts) of the whole table;
+* distinct count, mean / min / max / quantiles, zero share: on a deterministic sample of spine rows
+  (`sample_rows`, all of them when the spine is smaller);
+* IV: against a simple A-card label computed here from staging (labels are formally a later issue):
+  bad = a loan drawn within 180 days of the application on the line it opened reached 30+ DPD within
+  6 months of disbursement (only loans with 6 months observed; applications without such loans get no label).
+  Every feature gets a quick IV (deciles + a missing bin, WoE with 0.5 smoothing); the `optbinning_top`
+  features with the highest quick IV are re-binned with optbinning's optimal WoE binning, whose IV replaces
+  the quick one (`iv_method` says which). Optimal binning of all ~5,000 features would take minutes.
+  Without labels (no matured loans yet) IV is missing.
+* PSI: between the first and the last `psi_period_months` observation months of the spine, deciles of the
+  first period plus a missing bin; PSI = sum (a - e) ln(a / e).
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.catalog import catalog
+
+EPS = 1e-4
+DECILES = np.linspace(0.1, 0.9, 9)
+
+LABEL_SQL = """
+with horizon as (
+    select greatest(
+        coalesce((select max(drawdown_at) from staging.stg_drawdowns), timestamp '1970-01-01'),
+        coalesce((select max(paid_at) from staging.stg_repayments), timestamp '1970-01-01')) as end_at
+),
+loans as (
+    select i.loan_id, any_value(i.line_id) as line_id, any_value(i.drawdown_at) as drawdown_at,
+           bool_or(cast(i.due_date as timestamp) + interval 30 day <= i.drawdown_at + interval {mob} month
+                   and (i.paid_off_at is null or i.paid_off_at >= cast(i.due_date as timestamp) + interval 30 day)) as bad
+    from features_work.feat_src_installments i
+    group by i.loan_id
+)
+select a.application_id, max(l.bad::integer) as label, count(*) as loans
+from staging.stg_applications a
+join staging.stg_credit_lines c on c.application_id = a.application_id
+join loans l on l.line_id = c.line_id
+cross join horizon h
+where l.drawdown_at >= a.applied_at and l.drawdown_at < a.applied_at + interval 180 day
+  and l.drawdown_at + interval {mob} month <= h.end_at
+group by a.application_id
+"""
+
+
+def acard_labels(database: Path, mob_months: int = 6) -> pa.Table:
+    """application_id, label (1 = bad), loans; empty when the lake has no matured loans (or no tables yet)."""
+    empty = pa.table({"application_id": pa.array([], pa.string()), "label": pa.array([], pa.int32()),
+                      "loans": pa.array([], pa.int64())})
+    if not Path(database).exists():
+        return empty
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return con.sql(LABEL_SQL.format(mob=int(mob_months))).to_arrow_table()
+    except duckdb.CatalogException:
+        return empty
+    finally:
+        con.close()
+
+
+def _bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bins 0..len(edges) for values, len(edges)+1 for missing."""
+    idx = np.searchsorted(edges, x, side="right")
+    idx[np.isnan(x)] = len(edges) + 1
+    return idx
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    e_ok = expected[~np.isnan(expected)]
+    if len(expected) == 0 or len(actual) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(e_ok, DECILES)) if len(e_ok) else np.array([])
+    nb = len(edges) + 2
+    pe = np.bincount(_bin_index(expected, edges), minlength=nb) / len(expected)
+    pa_ = np.bincount(_bin_index(actual, edges), minlength=nb) / len(actual)
+    pe, pa_ = np.maximum(pe, EPS), np.maximum(pa_, EPS)
+    return float(np.sum((pa_ - pe) * np.log(pa_ / pe)))
+
+
+def quick_iv(x: np.ndarray, y: np.ndarray) -> float:
+    """IV over deciles + a missing bin, WoE with 0.5 smoothing."""
+    ok = x[~np.isnan(x)]
+    edges = np.unique(np.quantile(ok, DECILES)) if len(ok) else np.array([])
+    nb = len(edges) + 2
+    idx = _bin_index(x, edges)
+    bad = np.bincount(idx, weights=y, minlength=nb)
+    tot = np.bincount(idx, minlength=nb)
+    good = tot - bad
+    used = tot > 0
+    pb = (bad[used] + 0.5) / (bad.sum() + 0.5 * used.sum())
+    pg = (good[used] + 0.5) / (good.sum() + 0.5 * used.sum())
+    return float(np.sum((pg - pb) * np.log(pg / pb)))
+
+
+def optbinning_iv(x: np.ndarray, y: np.ndarray, name: str = "x") -> float:
+    import logging
+
+    # cvxpy (an optbinning dependency) logs a broken optional solver (HiGHS) at import; the CP solver is used
+    cvx_log = logging.getLogger("__cvxpy__")
+    cvx_log.disabled = True
+    try:
+        from optbinning import OptimalBinning
+    finally:
+        cvx_log.disabled = False
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ob = OptimalBinning(name=name, dtype="numerical", solver="cp", max_n_prebins=20, min_prebin_size=0.02,
+                            monotonic_trend="auto_asc_desc")
+        ob.fit(x, y.astype(int))
+        return float(ob.binning_table.build().loc["Totals", "IV"])
+
+
+def _periods(months: list, k: int) -> tuple[list, list]:
+    months = sorted(months)
+    if len(months) < 2:
+        return months, months
+    k = min(k, len(months) // 2)
+    return months[:k], months[-k:]
+
+
+def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning_top: int | None = None,
+                          seed: int = 42, log=print) -> tuple[pa.Table, dict, pa.Table]:
+    """Stats of every catalog feature present in <lake_root>/features/*.parquet.
+
+    Returns (stats, summary, labels): one row per feature, a summary dict, and the A-card labels by obs_id."""
+    cat = catalog()
+    settings = cat.settings
+    optbinning_top = int(settings.get("optbinning_top", 150) if optbinning_top is None else optbinning_top)
+    lake_root = Path(lake_root)
+    fdir = lake_root / "features"
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    spine_path = fdir / "feat_spine.parquet"
+    con.execute(f"CREATE TABLE spine AS SELECT obs_id, obs_month, is_application, application_id "
+                f"FROM read_parquet('{spine_path}')").fetchall()
+    n_spine = con.execute("SELECT count(*) FROM spine").fetchall()[0][0]
+    labels = acard_labels(lake_root / "lakehouse.duckdb", int(settings.get("label_mob_months", 6)))
+    con.register("labels_in", labels)
+    con.execute("CREATE TABLE labels AS SELECT s.obs_id, l.label FROM spine s JOIN labels_in l USING (application_id) "
+                "WHERE s.is_application").fetchall()
+    n_labelled, n_bad = con.execute("SELECT count(*), coalesce(sum(label), 0) FROM labels").fetchall()[0]
+    months = [r[0] for r in con.execute("SELECT DISTINCT obs_month FROM spine WHERE obs_month IS NOT NULL").fetchall()]
+    first, last = _periods(months, int(settings.get("psi_period_months", 3)))
+    con.register("first_p", pa.table({"m": pa.array(first, pa.date32())}))
+    con.register("last_p", pa.table({"m": pa.array(last, pa.date32())}))
+    third = max(sample_rows // 3, 1)
+    con.execute(f"""
+        CREATE TABLE sample AS
+        SELECT obs_id, max(grp) FILTER (WHERE grp = 'first') IS NOT NULL AS in_first,
+               max(grp) FILTER (WHERE grp = 'last') IS NOT NULL AS in_last
+        FROM (
+            SELECT obs_id, 'label' AS grp FROM labels
+            UNION ALL SELECT obs_id, 'first' FROM (SELECT obs_id FROM spine WHERE obs_month IN (SELECT m FROM first_p)
+                                                   ORDER BY hash(obs_id + {seed}) LIMIT {third})
+            UNION ALL SELECT obs_id, 'last' FROM (SELECT obs_id FROM spine WHERE obs_month IN (SELECT m FROM last_p)
+                                                  ORDER BY hash(obs_id + {seed}) LIMIT {third})
+            UNION ALL SELECT obs_id, 'any' FROM (SELECT obs_id FROM spine ORDER BY hash(obs_id + {seed}) LIMIT {third})
+        ) GROUP BY obs_id""").fetchall()
+    n_sample = con.execute("SELECT count(*) FROM sample").fetchall()[0][0]
+    rows: list[dict] = []
+    label_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for table, feats in cat.by_table().items():
+        path = fdir / f"{table}.parquet"
+        if not path.exists():
+            log(f"feature stats: {path} missing, skipped")
+            continue
+        meta = pq.ParquetFile(path).metadata
+        schema_names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+        nulls = np.zeros(meta.num_columns)
+        for rg in range(meta.num_row_groups):
+            g = meta.row_group(rg)
+            for j in range(meta.num_columns):
+                st = g.column(j).statistics
+                nulls[j] += st.null_count if st is not None and st.has_null_count else 0
+        null_of = dict(zip(schema_names, nulls))
+        n_rows = meta.num_rows
+        present = [f for f in feats if f.name in null_of]
+        for start in range(0, len(present), 400):
+            chunk = present[start:start + 400]
+            cols = ", ".join(f't."{f.name}"' for f in chunk)
+            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM read_parquet('{path}') t "
+                          f"JOIN sample s USING (obs_id) LEFT JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
+            in_first = tbl.column("in_first").to_numpy(zero_copy_only=False).astype(bool)
+            in_last = tbl.column("in_last").to_numpy(zero_copy_only=False).astype(bool)
+            lab = tbl.column("label").to_numpy(zero_copy_only=False).astype(float)
+            has_label = ~np.isnan(lab)
+            y = lab[has_label]
+            for f in chunk:
+                x = tbl.column(f.name).to_numpy(zero_copy_only=False).astype(np.float64)
+                ok = x[~np.isnan(x)]
+                r = {"name": f.name, "table": table, "n_rows": n_rows,
+                     "missing_rate": float(null_of[f.name] / n_rows) if n_rows else float("nan"),
+                     "distinct_count": int(len(np.unique(ok))), "sample_rows": int(len(x)),
+                     "mean": float(ok.mean()) if len(ok) else None, "std": float(ok.std()) if len(ok) > 1 else None,
+                     "min": float(ok.min()) if len(ok) else None, "max": float(ok.max()) if len(ok) else None,
+                     "p01": None, "p50": None, "p99": None,
+                     "zero_rate": float((ok == 0).mean()) if len(ok) else None}
+                if len(ok):
+                    r["p01"], r["p50"], r["p99"] = (float(v) for v in np.quantile(ok, [0.01, 0.5, 0.99]))
+                r["psi"] = psi(x[in_first], x[in_last]) if in_first.any() and in_last.any() else None
+                if len(y) and 0 < y.sum() < len(y):
+                    xl = x[has_label]
+                    r["iv_quick"] = quick_iv(xl, y)
+                    label_cache[f.name] = (xl, y)
+                else:
+                    r["iv_quick"] = None
+                rows.append(r)
+    # optimal WoE binning (optbinning) for the most informative features by quick IV
+    ranked = sorted((r for r in rows if r["iv_quick"] is not None), key=lambda r: -r["iv_quick"])
+    t_ob = time.perf_counter()
+    for r in rows:
+        r["iv"], r["iv_method"] = r["iv_quick"], ("deciles" if r["iv_quick"] is not None else None)
+    for r in ranked[:optbinning_top]:
+        xl, y = label_cache[r["name"]]
+        try:
+            r["iv"], r["iv_method"] = optbinning_iv(xl, y, r["name"]), "optbinning"
+        except Exception as exc:  # noqa: BLE001 - keep the quick IV, say why
+            log(f"optbinning failed for {r['name']}: {exc}")
+    by_name = {f.name: f for f in cat.features}
+    for r in rows:
+        f = by_name[r["name"]]
+        r.update({"family": f.family, "group": f.group, "source": f.source, "aggregation": f.aggregation,
+                  "window": f.window, "description": f.description})
+        r["psi_class"] = (None if r["psi"] is None or np.isnan(r["psi"]) else
+                          "stable" if r["psi"] < 0.1 else "watch" if r["psi"] <= 0.25 else "shift")
+    computed_at = datetime.now().replace(microsecond=0)
+    out = pa.Table.from_pylist([{**r, "computed_at": computed_at} for r in rows])
+    summary = {
+        "features": len(rows), "tables": len({r["table"] for r in rows}), "spine_rows": int(n_spine),
+        "sample_rows": int(n_sample), "labelled_applications": int(n_labelled), "bad_applications": int(n_bad),
+        "psi_first_period": [str(m) for m in first], "psi_last_period": [str(m) for m in last],
+        "optbinning_features": min(optbinning_top, len(ranked)), "optbinning_s": round(time.perf_counter() - t_ob, 1),
+        "elapsed_s": round(time.perf_counter() - t0, 1),
+    }
+    label_rows = con.sql("SELECT obs_id, label FROM labels ORDER BY obs_id").to_arrow_table()
+    con.close()
+    return out, summary, label_rows
+
+
+def write_stats(lake_root: Path, stats: pa.Table, summary: dict, labels: pa.Table | None = None) -> dict[str, Path]:
+    """<lake>/features/_stats/: feature_stats.parquet, feature_dictionary.parquet, acard_labels.parquet, summary.json."""
+    import json
+
+    from features.docs import dictionary_rows
+
+    out_dir = Path(lake_root) / "features" / "_stats"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"stats": out_dir / "feature_stats.parquet", "dictionary": out_dir / "feature_dictionary.parquet",
+             "summary": out_dir / "summary.json", "labels": out_dir / "acard_labels.parquet"}
+    tables = [("stats", stats), ("dictionary", pa.Table.from_pylist(dictionary_rows(catalog())))]
+    if labels is not None:
+        tables.append(("labels", labels))
+    for key, table in tables:
+        tmp = paths[key].with_suffix(".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(paths[key])
+    paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
+    return paths

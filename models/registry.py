@@ -1,0 +1,287 @@
+"""A model registry on the lake: ``<root>/<label>/<version>/`` folders, never overwritten.
+
+Each version folder holds:
+
+* the model: ``model.txt`` (LightGBM ``booster.save_model``) + ``gbm_meta.json``, or ``model.joblib``
+  (the pickled scorecard) + ``scorecard_table.csv`` (points per bin);
+* ``features.json`` (the feature list, in model order), ``feature_dictionary.json``
+  ({feature: description} used for reason codes);
+* ``metrics.json``: label, model_name, model_type, version, auc_oot, ks_oot, gini_oot, oracle_auc,
+  training / OOT windows, row counts, bad rates, PSI of the score, data fingerprints (sha256 of the
+  training frame's key columns and of its feature values), scaling, parameters, created_at;
+* ``deciles.csv``, ``calibration.csv``, ``feature_importance.csv``, ``selection.csv`` (why each
+  candidate was kept or dropped) and the plots ``roc.png``, ``ks.png``, ``deciles.png``,
+  ``calibration.png``.
+
+``<root>/<label>/champion.json`` names the champion; ``<root>/<label>/registry_log.jsonl`` is the
+append-only audit trail (registrations, champion changes). Versions are ``v0001``, ``v0002``, …:
+a version is written completely into a temporary folder and then renamed into place; the rename
+fails if the version exists, so concurrent trainers never overwrite each other (the loser takes the
+next number) and a crash leaves no half-written version. Version numbers are never reused.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from models.scorecard import DEFAULT_SCALING, ScoreScaling
+
+VERSION_RE = re.compile(r"^v(\d{4,})$")
+LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MODEL_FILES = {"lightgbm": "model.txt", "scorecard": "model.joblib"}
+DEFAULT_PROMOTION_MARGIN = 0.005
+
+
+class RegistryError(RuntimeError):
+    """A registry operation could not be done (unknown label/version, refused overwrite, ...)."""
+
+
+def default_root() -> Path:
+    """``$LAKE_ROOT/models`` (``./data/models`` when LAKE_ROOT is unset)."""
+    return Path(os.environ.get("LAKE_ROOT", "data")).resolve() / "models"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+@dataclass
+class RegisteredModel:
+    """A model loaded from the registry, ready to score."""
+
+    label: str
+    version: str
+    model_name: str
+    model_type: str
+    model: Any
+    features: list[str]
+    metrics: dict[str, Any]
+    path: Path
+    scaling: ScoreScaling = DEFAULT_SCALING
+    feature_dictionary: dict[str, str] = field(default_factory=dict)
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(frame)
+
+    def reason_codes(self, frame: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+        return self.model.reason_codes(frame, k=k, descriptions=self.feature_dictionary)
+
+
+class ModelRegistry:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    # -- paths --------------------------------------------------------------------------------
+    def _label_dir(self, label: str) -> Path:
+        if not isinstance(label, str) or not LABEL_RE.match(label):
+            raise RegistryError(f"invalid label {label!r}: lower-case letters, digits and '_' (e.g. a_card)")
+        return self.root / label
+
+    def path(self, label: str, version: str = "champion") -> Path:
+        return self._label_dir(label) / self.resolve(label, version)
+
+    def labels(self) -> list[str]:
+        if not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and LABEL_RE.match(p.name))
+
+    def list_versions(self, label: str) -> list[str]:
+        """Registered versions of ``label``, oldest first."""
+        d = self._label_dir(label)
+        if not d.exists():
+            return []
+        found = [p.name for p in d.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
+        return sorted(found, key=lambda v: int(VERSION_RE.match(v).group(1)))
+
+    def _log(self, label: str) -> list[dict]:
+        f = self._label_dir(label) / "registry_log.jsonl"
+        if not f.exists():
+            return []
+        return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+    def _append_log(self, label: str, event: dict) -> None:
+        f = self._label_dir(label) / "registry_log.jsonl"
+        with open(f, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"at": _now(), **event}, default=str) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _next_number(self, label: str) -> int:
+        nums = [int(VERSION_RE.match(v).group(1)) for v in self.list_versions(label)]
+        nums += [int(VERSION_RE.match(e["version"]).group(1)) for e in self._log(label)
+                 if e.get("event") == "register" and VERSION_RE.match(str(e.get("version", "")))]
+        return max(nums, default=0) + 1
+
+    # -- write --------------------------------------------------------------------------------
+    def register(self, result, label: str | None = None, model_name: str | None = None,
+                 extra_metrics: Mapping[str, Any] | None = None, plots: bool = True) -> str:
+        """Write a :class:`~models.train.TrainResult` as the next version of ``label``; returns the version."""
+        label = label or result.label
+        if not label:
+            raise RegistryError("register needs a label (a_card, b_card, c_card, fraud, ...)")
+        label_dir = self._label_dir(label)
+        label_dir.mkdir(parents=True, exist_ok=True)
+        model_type = result.model_type
+        model_name = model_name or f"{label}_{model_type}"
+        tmp = label_dir / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            model_files = result.model.save(tmp)
+            (tmp / "features.json").write_text(json.dumps(list(result.features), indent=2))
+            used_dict = {f: result.feature_dictionary[f] for f in result.features if f in result.feature_dictionary}
+            (tmp / "feature_dictionary.json").write_text(json.dumps(used_dict, indent=2, ensure_ascii=False))
+            result.deciles.to_csv(tmp / "deciles.csv", index=False)
+            result.calibration.to_csv(tmp / "calibration.csv", index=False)
+            if result.feature_importance is not None:
+                result.feature_importance.to_csv(tmp / "feature_importance.csv", index=False)
+            if result.selection is not None:
+                result.selection.stats.to_csv(tmp / "selection.csv", index=False)
+            plot_files = []
+            if plots and result.oot_predictions is not None and len(result.oot_predictions):
+                plot_files = [p.name for p in result.save_plots(tmp).values()]
+            record = result.metrics_record()
+            record.update({"label": label, "model_name": model_name, "model_type": model_type,
+                           "model_files": [Path(p).name for p in model_files], "plots": plot_files,
+                           "registered_at": _now(), **dict(extra_metrics or {})})
+            for attempt in range(1000):
+                number = self._next_number(label) + attempt
+                version = f"v{number:04d}"
+                record["version"] = version
+                _write_json_atomic(tmp / "metrics.json", record)
+                target = label_dir / version
+                if target.exists():
+                    continue
+                try:
+                    os.rename(tmp, target)  # atomic; fails if the target exists and is not empty
+                except OSError as exc:
+                    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                        continue
+                    raise
+                break
+            else:  # pragma: no cover
+                raise RegistryError(f"could not allocate a version for {label}")
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._append_log(label, {"event": "register", "version": version, "model_type": model_type,
+                                 "auc_oot": record.get("auc_oot")})
+        return version
+
+    # -- read ---------------------------------------------------------------------------------
+    def champion(self, label: str) -> str | None:
+        f = self._label_dir(label) / "champion.json"
+        if not f.exists():
+            return None
+        return json.loads(f.read_text())["version"]
+
+    def resolve(self, label: str, version: str = "champion") -> str:
+        """'champion' / 'latest' / 'vNNNN' → an existing version name."""
+        versions = self.list_versions(label)
+        if not versions:
+            raise RegistryError(f"no versions registered for label '{label}' under {self.root}")
+        if version == "champion":
+            champ = self.champion(label)
+            if champ is None:
+                raise RegistryError(f"label '{label}' has no champion yet (versions: {versions}); "
+                                    "use set_champion or promote_if_better")
+            return champ
+        if version == "latest":
+            return versions[-1]
+        if version not in versions:
+            raise RegistryError(f"label '{label}' has no version '{version}' (versions: {versions})")
+        return version
+
+    def metrics(self, label: str, version: str = "champion") -> dict[str, Any]:
+        return json.loads((self.path(label, version) / "metrics.json").read_text())
+
+    def versions_table(self, label: str) -> pd.DataFrame:
+        """One row per version: version, created_at, model_type, auc_oot, ks_oot, gini_oot, oracle_auc, champion."""
+        champ = self.champion(label)
+        rows = []
+        for v in self.list_versions(label):
+            m = json.loads((self._label_dir(label) / v / "metrics.json").read_text())
+            rows.append({"version": v, "created_at": m.get("created_at"), "model_type": m.get("model_type"),
+                         "model_name": m.get("model_name"), "auc_oot": m.get("auc_oot"), "ks_oot": m.get("ks_oot"),
+                         "gini_oot": m.get("gini_oot"), "oracle_auc": m.get("oracle_auc"),
+                         "n_features": m.get("n_features"), "champion": v == champ})
+        return pd.DataFrame(rows)
+
+    def load(self, label: str, version: str = "champion") -> RegisteredModel:
+        version = self.resolve(label, version)
+        folder = self._label_dir(label) / version
+        m = json.loads((folder / "metrics.json").read_text())
+        model_type = m["model_type"]
+        if model_type == "lightgbm":
+            from models.gbm import GBMModel
+
+            model = GBMModel.load(folder)
+        elif model_type == "scorecard":
+            from models.scorecard import ScorecardModel
+
+            model = ScorecardModel.load(folder)
+        else:
+            raise RegistryError(f"{folder}/metrics.json: unknown model_type '{model_type}'")
+        features = json.loads((folder / "features.json").read_text())
+        fd_file = folder / "feature_dictionary.json"
+        return RegisteredModel(label=label, version=version, model_name=m.get("model_name", f"{label}_{model_type}"),
+                               model_type=model_type, model=model, features=features, metrics=m, path=folder,
+                               scaling=ScoreScaling.from_dict(m.get("scaling")),
+                               feature_dictionary=json.loads(fd_file.read_text()) if fd_file.exists() else {})
+
+    # -- champion -----------------------------------------------------------------------------
+    def set_champion(self, label: str, version: str, reason: str = "manual") -> dict[str, Any]:
+        version = self.resolve(label, version) if version != "champion" else self.resolve(label)
+        previous = self.champion(label)
+        m = self.metrics(label, version)
+        record = {"label": label, "version": version, "model_name": m.get("model_name"),
+                  "model_type": m.get("model_type"), "auc_oot": m.get("auc_oot"), "previous": previous,
+                  "reason": reason, "set_at": _now()}
+        _write_json_atomic(self._label_dir(label) / "champion.json", record)
+        self._append_log(label, {"event": "champion", "version": version, "previous": previous, "reason": reason})
+        return record
+
+    def promote_if_better(self, label: str, version: str, margin: float = DEFAULT_PROMOTION_MARGIN,
+                          metric: str = "auc_oot") -> dict[str, Any]:
+        """Promote ``version`` if there is no champion, or if its ``metric`` beats the champion's by ≥ ``margin``.
+
+        Note: each version's OOT metric comes from its own OOT window; compare versions trained on
+        the same windows (or re-evaluate both on a common sample) before trusting small margins.
+        """
+        version = self.resolve(label, version)
+        champ = self.champion(label)
+        challenger_value = self.metrics(label, version).get(metric)
+        decision = {"label": label, "challenger": version, "champion_before": champ, "metric": metric,
+                    "margin": margin, "challenger_value": challenger_value, "champion_value": None}
+        if challenger_value is None or not np.isfinite(challenger_value):
+            return {**decision, "promoted": False, "champion": champ, "reason": f"challenger has no {metric}"}
+        if champ is None:
+            self.set_champion(label, version, reason="first champion")
+            return {**decision, "promoted": True, "champion": version, "reason": "no champion yet"}
+        if champ == version:
+            return {**decision, "promoted": False, "champion": champ, "reason": "already champion"}
+        champion_value = self.metrics(label, champ).get(metric)
+        decision["champion_value"] = champion_value
+        if champion_value is None or challenger_value >= champion_value + margin:
+            why = (f"{metric} {challenger_value:.4f} >= champion {champion_value:.4f} + {margin}"
+                   if champion_value is not None else f"champion has no {metric}")
+            self.set_champion(label, version, reason=f"promoted: {why}")
+            return {**decision, "promoted": True, "champion": version, "reason": why}
+        return {**decision, "promoted": False, "champion": champ,
+                "reason": f"{metric} {challenger_value:.4f} < champion {champion_value:.4f} + {margin}"}

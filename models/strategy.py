@@ -1,0 +1,531 @@
+"""Decision strategy as data (``models/strategy/decision_rules.yaml``) and a set-based rule engine.
+
+A **rule** is a name plus a boolean expression over the columns of a DataFrame (mart features and
+what scoring adds: ``probability``, ``score``, ``grade``) and the strategy's ``params``, e.g.
+``age < min_age or age > max_age``. Expressions are evaluated by ``pandas.DataFrame.eval``
+(``engine="python"``) on whole columns at once — never row by row, never Python ``eval`` — after a
+whitelist check of their syntax tree: names, numbers, strings, lists, arithmetic, comparisons,
+``and``/``or``/``not``/``&``/``|``/``~``, ``in``/``not in``, ``abs()``, and the methods ``isna``,
+``notna``, ``isin``, ``between`` (plus ``.str.contains/startswith/endswith/len/lower/upper``).
+A rule with bad syntax, a forbidden construct or an unknown column raises :class:`RuleError`
+naming the YAML file, the section and the rule. For every row the engine records which rules
+fired (``rules_fired``: names joined by ``;``) — the "why" of each decision.
+
+The strategy (one YAML file) holds:
+
+* ``grades``: score cut-offs per label (a row gets the first grade whose minimum it reaches, else E);
+* ``admission`` (A-card): hard rules (any hit → reject), soft rules (any hit → review),
+  decision by grade, initial limit = grade multiplier × income proxy, floored, capped, rounded;
+* ``limit_management`` (B-card, low & grow): ordered action rules (first match wins: freeze /
+  cut / raise with a factor on the current limit), drawdown block for high-risk accounts, caps;
+* ``collections`` (C-card): queue by grade, with override rules;
+* ``fraud``: hard rules and decision by grade;
+* ``champion_challenger``: a deterministic split by customer hash
+  (``int(sha256(salt + customer_id)[:16 hex], 16) mod 100 < challenger_share``) and the
+  challenger's overrides, deep-merged over the champion strategy.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+DEFAULT_STRATEGY_FILE = Path(__file__).resolve().parent / "strategy" / "decision_rules.yaml"
+GRADES = ("A", "B", "C", "D", "E")
+LABEL_SECTIONS = {"a_card": "admission", "b_card": "limit_management", "c_card": "collections", "fraud": "fraud"}
+TOP_LEVEL_KEYS = {"version", "description", "params", "grades", "admission", "limit_management", "collections",
+                  "fraud", "champion_challenger"}
+
+_ALLOWED_METHODS = {"isna", "notna", "isnull", "notnull", "isin", "between"}
+_ALLOWED_STR_METHODS = {"contains", "startswith", "endswith", "len", "lower", "upper", "strip"}
+_ALLOWED_FUNCTIONS = {"abs"}
+_ALLOWED_NODES = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div,
+                  ast.Mod, ast.FloorDiv, ast.Pow, ast.BitAnd, ast.BitOr, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+                  ast.Invert, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+                  ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, ast.Call, ast.Attribute, ast.keyword)
+
+
+class RuleError(ValueError):
+    """A rule or strategy file is wrong; the message names the file, the section and the rule."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules and the rule engine
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    when: str
+    description: str = ""
+    section: str = ""
+    source: str = "<memory>"
+    options: Mapping[str, Any] = field(default_factory=dict)   # action, factor, queue, ...
+
+    def where(self) -> str:
+        return f"{self.source}: {self.section + ': ' if self.section else ''}rule '{self.name}'"
+
+
+def _names_in(rule: Rule) -> set[str]:
+    """Check the expression against the whitelist; return the variable names it reads."""
+    try:
+        tree = ast.parse(rule.when.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise RuleError(f"{rule.where()}: bad expression {rule.when!r}: {exc.msg}") from None
+    names: set[str] = set()
+    method_names: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED_NODES):
+            raise RuleError(f"{rule.where()}: expression {rule.when!r} uses a forbidden construct "
+                            f"({type(node).__name__})")
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name):
+                if f.id not in _ALLOWED_FUNCTIONS:
+                    raise RuleError(f"{rule.where()}: function '{f.id}' is not allowed (allowed: abs)")
+                method_names.add(id(f))
+            elif isinstance(f, ast.Attribute):
+                inner = f.value
+                if isinstance(inner, ast.Attribute) and inner.attr == "str" and isinstance(inner.value, ast.Name):
+                    if f.attr not in _ALLOWED_STR_METHODS:
+                        raise RuleError(f"{rule.where()}: method '.str.{f.attr}' is not allowed "
+                                        f"(allowed: {sorted(_ALLOWED_STR_METHODS)})")
+                elif isinstance(inner, ast.Name):
+                    if f.attr not in _ALLOWED_METHODS:
+                        raise RuleError(f"{rule.where()}: method '.{f.attr}' is not allowed "
+                                        f"(allowed: {sorted(_ALLOWED_METHODS)})")
+                else:
+                    raise RuleError(f"{rule.where()}: method calls must be on a column, e.g. age.isna()")
+            else:
+                raise RuleError(f"{rule.where()}: only abs() and column methods may be called")
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                raise RuleError(f"{rule.where()}: attribute '{node.attr}' is not allowed")
+        elif isinstance(node, ast.Name) and id(node) not in method_names:
+            names.add(node.id)
+    # attributes used as calls are fine; a bare attribute (e.g. `x.values`) is not
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            parent_ok = any(isinstance(c, ast.Call) and (c.func is node or getattr(c.func, "value", None) is node)
+                            for c in ast.walk(tree))
+            if not parent_ok:
+                raise RuleError(f"{rule.where()}: attribute access '.{node.attr}' is only allowed as a method call")
+    return names - {"True", "False", "None"}
+
+
+class RuleEngine:
+    """Evaluate a list of rules over a DataFrame, all rows at once."""
+
+    def __init__(self, rules: Iterable[Rule], params: Mapping[str, Any] | None = None):
+        self.rules = list(rules)
+        self.params = dict(params or {})
+        seen: set[str] = set()
+        for r in self.rules:
+            if r.name in seen:
+                raise RuleError(f"{r.where()}: duplicate rule name")
+            seen.add(r.name)
+        self._names = {r.name: _names_in(r) for r in self.rules}
+
+    @property
+    def columns_needed(self) -> set[str]:
+        """Columns the rules read (names that are not params)."""
+        return {n for names in self._names.values() for n in names if n not in self.params}
+
+    def check_columns(self, columns: Iterable[str]) -> None:
+        cols = set(columns)
+        for r in self.rules:
+            unknown = sorted(n for n in self._names[r.name] if n not in cols and n not in self.params)
+            if unknown:
+                raise RuleError(f"{r.where()}: expression {r.when!r} references unknown column(s) {unknown}; "
+                                f"the frame has {len(cols)} columns (e.g. {sorted(cols)[:8]}) and params "
+                                f"{sorted(self.params)}")
+
+    def evaluate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Boolean hits, one column per rule (in rule order), index of ``frame``; missing → False."""
+        self.check_columns(frame.columns)
+        needed = sorted(self.columns_needed & set(frame.columns))
+        narrow = frame[needed] if needed else pd.DataFrame(index=frame.index)
+        hits = {}
+        for r in self.rules:
+            try:
+                value = narrow.eval(r.when, engine="python", resolvers=(self.params,))
+            except Exception as exc:
+                raise RuleError(f"{r.where()}: cannot evaluate {r.when!r}: {type(exc).__name__}: {exc}") from None
+            if np.isscalar(value) or getattr(value, "ndim", 1) == 0:
+                value = pd.Series(bool(value), index=frame.index)
+            value = pd.Series(value, index=frame.index)
+            if not (pd.api.types.is_bool_dtype(value) or value.isna().all()):
+                raise RuleError(f"{r.where()}: expression {r.when!r} is not a condition (gives {value.dtype})")
+            hits[r.name] = value.fillna(False).astype(bool).to_numpy()
+        return pd.DataFrame(hits, index=frame.index, columns=[r.name for r in self.rules])
+
+    @staticmethod
+    def fired(hits: pd.DataFrame, sep: str = ";") -> pd.Series:
+        """Names of the rules that fired per row, joined by ``sep`` ('' when none)."""
+        if hits.shape[1] == 0:
+            return pd.Series("", index=hits.index, dtype="string")
+        names = np.array([c + sep for c in hits.columns], dtype=object)
+        joined = hits.to_numpy(dtype=bool) @ names if len(hits) else np.array([], dtype=object)
+        out = pd.Series(joined, index=hits.index, dtype=object)
+        out = out.where(hits.any(axis=1).to_numpy(), "").astype("string").str.rstrip(sep)
+        return out
+
+    @staticmethod
+    def first(hits: pd.DataFrame) -> pd.Series:
+        """Name of the first rule (in order) that fired per row; null when none."""
+        if hits.shape[1] == 0:
+            return pd.Series(pd.NA, index=hits.index, dtype="string")
+        arr = hits.to_numpy(dtype=bool)
+        idx = arr.argmax(axis=1)
+        names = np.asarray(hits.columns, dtype=object)[idx]
+        return pd.Series(np.where(arr.any(axis=1), names, None), index=hits.index, dtype="string")
+
+
+# ---------------------------------------------------------------------------------------------
+# The strategy
+# ---------------------------------------------------------------------------------------------
+
+def _deep_merge(base: dict, override: Mapping) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def assign_grade(score, cutoffs: Mapping[str, float]) -> np.ndarray:
+    """Grade per score: the first grade (A, B, C, D order) whose minimum score is reached, else E."""
+    s = np.asarray(score, dtype=float)
+    mins = [float(cutoffs[g]) for g in GRADES[:-1]]
+    out = np.full(s.shape, GRADES[-1], dtype=object)
+    for g, m in zip(reversed(GRADES[:-1]), reversed(mins)):
+        out = np.where(s >= m, g, out)
+    return out
+
+
+def challenger_bucket(customer_ids, salt: str = "") -> np.ndarray:
+    """``int(sha256(salt + customer_id) hex[:16], 16) mod 100`` per id, computed in DuckDB (vectorised).
+
+    Reproducible anywhere, e.g. in Python:
+    ``int(hashlib.sha256((salt + cid).encode()).hexdigest()[:16], 16) % 100``.
+    """
+    import duckdb
+
+    ids = pd.DataFrame({"cid": pd.Series(customer_ids).astype("string").to_numpy()})
+    if ids["cid"].isna().any():
+        raise ValueError("customer ids must not be missing for the champion/challenger split")
+    con = duckdb.connect()
+    try:
+        con.register("ids", ids)
+        res = con.execute("SELECT ((('0x' || left(sha256(? || cid), 16))::UBIGINT) % 100)::INTEGER AS b FROM ids",
+                          [salt]).fetchnumpy()["b"]
+    finally:
+        con.close()
+    return np.asarray(res, dtype=np.int64)
+
+
+def challenger_bucket_py(customer_id: str, salt: str = "") -> int:
+    """The same bucket for one id, in plain Python (for checks and ad-hoc lookups)."""
+    return int(hashlib.sha256((salt + str(customer_id)).encode()).hexdigest()[:16], 16) % 100
+
+
+class Strategy:
+    """A decision strategy loaded from YAML. ``decide(label, frame)`` returns the decisions."""
+
+    def __init__(self, config: Mapping[str, Any], source: str | Path = "<memory>", arm: str = "champion"):
+        self.source = str(source)
+        self.config = dict(config)
+        self.arm_name = arm
+        self._validate()
+        self.params = dict(self.config.get("params") or {})
+        self._engines: dict[str, RuleEngine] = {}
+        for section, key in [("admission", "hard_rules"), ("admission", "soft_rules"),
+                             ("limit_management", "actions"), ("collections", "rules"),
+                             ("fraud", "hard_rules"), ("fraud", "soft_rules")]:
+            self._engines[f"{section}.{key}"] = RuleEngine(self._rules(section, key), self.params)
+
+    # -- loading and validation ----------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "Strategy":
+        p = Path(path) if path is not None else DEFAULT_STRATEGY_FILE
+        try:
+            config = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as exc:
+            raise RuleError(f"{p}: not valid YAML: {exc}") from None
+        if not isinstance(config, dict):
+            raise RuleError(f"{p}: the strategy must be a mapping at the top level")
+        return cls(config, source=p)
+
+    def _err(self, where: str, msg: str) -> RuleError:
+        return RuleError(f"{self.source}: {where}: {msg}")
+
+    def _validate(self) -> None:
+        c = self.config
+        unknown = set(c) - TOP_LEVEL_KEYS
+        if unknown:
+            raise self._err("top level", f"unknown key(s) {sorted(unknown)}; known: {sorted(TOP_LEVEL_KEYS)}")
+        grades = c.get("grades") or {}
+        if not isinstance(grades, dict) or not grades:
+            raise self._err("grades", "score cut-offs per label are required, e.g. a_card: {A: 620, B: 600, C: 580, D: 560}")
+        for label, cut in grades.items():
+            if not isinstance(cut, dict) or set(cut) != set(GRADES[:-1]):
+                raise self._err(f"grades.{label}", f"needs minimum scores for exactly {list(GRADES[:-1])} (E is the rest)")
+            values = [cut[g] for g in GRADES[:-1]]
+            if not all(isinstance(v, (int, float)) for v in values) or values != sorted(values, reverse=True):
+                raise self._err(f"grades.{label}", f"minimum scores must be numbers decreasing from A to D, got {values}")
+        for section in ("admission", "fraud"):
+            gd = (c.get(section) or {}).get("grade_decisions")
+            if gd is not None and set(gd) != set(GRADES):
+                raise self._err(f"{section}.grade_decisions", f"needs a decision for each grade {list(GRADES)}")
+        lim = (c.get("admission") or {}).get("limit") or {}
+        if lim and set(lim.get("multiplier", {})) != set(GRADES):
+            raise self._err("admission.limit.multiplier", f"needs a multiplier for each grade {list(GRADES)}")
+        queues = (c.get("collections") or {}).get("queues")
+        if queues is not None and set(queues) != set(GRADES):
+            raise self._err("collections.queues", f"needs a queue for each grade {list(GRADES)}")
+        cc = c.get("champion_challenger") or {}
+        share = cc.get("challenger_share", 0)
+        if not isinstance(share, (int, float)) or not 0 <= share <= 100:
+            raise self._err("champion_challenger.challenger_share", f"must be a percentage 0..100, got {share!r}")
+        ov = cc.get("challenger") or {}
+        bad = set(ov) - (TOP_LEVEL_KEYS - {"champion_challenger", "version", "description"})
+        if bad:
+            raise self._err("champion_challenger.challenger", f"cannot override {sorted(bad)}")
+
+    def _rules(self, section: str, key: str) -> list[Rule]:
+        items = (self.config.get(section) or {}).get(key) or []
+        if not isinstance(items, list):
+            raise self._err(f"{section}.{key}", "must be a list of rules")
+        rules = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or "name" not in item or "when" not in item:
+                raise self._err(f"{section}.{key}[{i}]", "each rule needs 'name' and 'when'")
+            if not isinstance(item["when"], str) or not item["when"].strip():
+                raise self._err(f"{section}.{key}[{i}] ('{item['name']}')", "'when' must be a non-empty expression")
+            opts = {k: v for k, v in item.items() if k not in ("name", "when", "description")}
+            rules.append(Rule(name=str(item["name"]), when=item["when"], description=item.get("description", ""),
+                              section=f"{section}.{key}", source=self.source, options=opts))
+        return rules
+
+    def engine(self, section: str, key: str) -> RuleEngine:
+        return self._engines[f"{section}.{key}"]
+
+    def columns_needed(self, label: str) -> set[str]:
+        """Columns a frame needs for ``decide(label, ...)`` besides probability / score / grade."""
+        section = LABEL_SECTIONS[label]
+        cols = set()
+        for name, eng in self._engines.items():
+            if name.startswith(section + "."):
+                cols |= eng.columns_needed
+        sect = self.config.get(section) or {}
+        for key in ("income_column", "current_limit_column"):
+            for holder in (sect, sect.get("limit") or {}):
+                if holder.get(key):
+                    cols.add(holder[key])
+        return cols - {"probability", "score", "grade"}
+
+    # -- grades -------------------------------------------------------------------------------
+    def grade_cutoffs(self, label: str) -> dict[str, float]:
+        grades = self.config["grades"]
+        if label not in grades:
+            raise self._err("grades", f"no cut-offs for label '{label}' (have {sorted(grades)})")
+        return dict(grades[label])
+
+    def assign_grade(self, label: str, score) -> np.ndarray:
+        return assign_grade(score, self.grade_cutoffs(label))
+
+    # -- champion / challenger ----------------------------------------------------------------
+    def assign_arm(self, customer_ids) -> np.ndarray:
+        cc = self.config.get("champion_challenger") or {}
+        share = float(cc.get("challenger_share", 0) or 0)
+        n = len(customer_ids)
+        if share <= 0 or n == 0:
+            return np.full(n, "champion", dtype=object)
+        bucket = challenger_bucket(customer_ids, str(cc.get("salt", "")))
+        return np.where(bucket < share, "challenger", "champion").astype(object)
+
+    def for_arm(self, arm: str) -> "Strategy":
+        if arm == "champion":
+            return self
+        if arm != "challenger":
+            raise ValueError(f"arm must be 'champion' or 'challenger', got {arm!r}")
+        overrides = (self.config.get("champion_challenger") or {}).get("challenger") or {}
+        return Strategy(_deep_merge(self.config, overrides), source=f"{self.source} (challenger)", arm="challenger")
+
+    # -- decisions ----------------------------------------------------------------------------
+    def decide(self, label: str, frame: pd.DataFrame, customer_column: str = "customer_id") -> pd.DataFrame:
+        """Decisions for ``label`` on a frame holding ``probability``, ``score``, ``grade`` and the rule inputs.
+
+        Returns (index of ``frame``): decision, recommended_limit, rules_fired, reason (the rule or
+        grade that decided), arm, plus drawdown_block (b_card) / queue (c_card).
+        """
+        if label not in LABEL_SECTIONS:
+            raise ValueError(f"unknown label '{label}' (known: {sorted(LABEL_SECTIONS)})")
+        share = float((self.config.get("champion_challenger") or {}).get("challenger_share", 0) or 0)
+        if share > 0 and customer_column in frame.columns:
+            arms = self.assign_arm(frame[customer_column])
+        else:
+            arms = np.full(len(frame), "champion", dtype=object)
+        out = self._decide_one(label, frame)
+        if (arms == "challenger").any():
+            ch = self.for_arm("challenger")._decide_one(label, frame)
+            mask = arms == "challenger"
+            out = out.copy()
+            for col in out.columns:
+                out[col] = out[col].where(~mask, ch[col])
+        out["arm"] = pd.Series(arms, index=frame.index, dtype="string")
+        return out
+
+    def _decide_one(self, label: str, frame: pd.DataFrame) -> pd.DataFrame:
+        for col in ("score", "grade"):
+            if col not in frame.columns:
+                raise self._err(LABEL_SECTIONS[label], f"the frame needs a '{col}' column (add it by scoring first)")
+        return getattr(self, "_" + LABEL_SECTIONS[label])(frame)
+
+    def _admission(self, frame: pd.DataFrame) -> pd.DataFrame:
+        sect = self.config.get("admission") or {}
+        hard = self.engine("admission", "hard_rules").evaluate(frame)
+        soft = self.engine("admission", "soft_rules").evaluate(frame)
+        grade = frame["grade"].astype("string").to_numpy(dtype=object)
+        gd = sect.get("grade_decisions") or {"A": "approve", "B": "approve", "C": "approve", "D": "review", "E": "reject"}
+        by_grade = pd.Series(grade).map(gd).to_numpy(dtype=object)
+        hard_any = hard.any(axis=1).to_numpy()
+        soft_any = soft.any(axis=1).to_numpy()
+        decision = np.where(hard_any, "reject", np.where((by_grade == "approve") & soft_any, "review", by_grade))
+        reason = np.where(hard_any, RuleEngine.first(hard).to_numpy(dtype=object),
+                          np.where((by_grade == "approve") & soft_any, RuleEngine.first(soft).to_numpy(dtype=object),
+                                   np.char.add("grade_", grade.astype(str)).astype(object)))
+        fired = _join(RuleEngine.fired(hard), RuleEngine.fired(soft))
+        limit = self._initial_limit(frame, grade, sect.get("limit") or {})
+        limit = np.where(np.isin(decision, ["approve", "review"]), limit, 0.0)
+        return pd.DataFrame({"decision": pd.Series(decision, index=frame.index, dtype="string"),
+                             "recommended_limit": pd.Series(limit, index=frame.index, dtype="float64"),
+                             "rules_fired": fired,
+                             "reason": pd.Series(reason, index=frame.index, dtype="string")})
+
+    def _income(self, frame: pd.DataFrame, cfg: Mapping[str, Any], where: str) -> np.ndarray:
+        col = cfg.get("income_column")
+        default = float(cfg.get("default_income", 0.0))
+        if not col:
+            return np.full(len(frame), default)
+        if col not in frame.columns:
+            raise self._err(where, f"income column '{col}' is not in the frame")
+        inc = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        return np.where(np.isfinite(inc) & (inc > 0), inc, default)
+
+    def _initial_limit(self, frame: pd.DataFrame, grade: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+        if not cfg:
+            return np.full(len(frame), np.nan)
+        income = self._income(frame, cfg, "admission.limit")
+        mult = pd.Series(grade).map({g: float(v) for g, v in cfg["multiplier"].items()}).to_numpy(dtype=float)
+        return _round_limit(income * mult, cfg)
+
+    def _limit_management(self, frame: pd.DataFrame) -> pd.DataFrame:
+        sect = self.config.get("limit_management") or {}
+        col = sect.get("current_limit_column", "current_limit")
+        if col not in frame.columns:
+            raise self._err("limit_management.current_limit_column", f"column '{col}' is not in the frame")
+        current = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+        engine = self.engine("limit_management", "actions")
+        hits = engine.evaluate(frame)
+        arr = hits.to_numpy(dtype=bool)
+        any_hit = arr.any(axis=1)
+        first_idx = arr.argmax(axis=1) if arr.shape[1] else np.zeros(len(frame), dtype=int)
+        rules = engine.rules
+        actions = np.array([r.options.get("action", "keep") for r in rules] or ["keep"], dtype=object)
+        factors = np.array([float(r.options.get("factor", 1.0)) for r in rules] or [1.0])
+        blocks = np.array([bool(r.options.get("drawdown_block", False)) for r in rules] or [False])
+        default_action = sect.get("default_action", "keep")
+        action = np.where(any_hit, actions[first_idx], default_action)
+        factor = np.where(any_hit, factors[first_idx], 1.0)
+        block = np.where(any_hit, blocks[first_idx], False)
+        new_limit = current * factor
+        cap_cfg = {k: sect[k] for k in ("floor", "cap", "round_to") if k in sect}
+        mult = sect.get("max_income_multiple")
+        if mult is not None:
+            income = self._income(frame, sect, "limit_management")
+            new_limit = np.where(action == "raise", np.minimum(new_limit, np.maximum(current, income * float(mult))),
+                                 new_limit)
+        # never raise above the cap, never let a "raise" lower a limit that was already above it
+        rounded = _round_limit(new_limit, {k: v for k, v in cap_cfg.items() if k != "floor"})
+        rounded = np.where(action == "raise", np.maximum(rounded, current), rounded)
+        rounded = np.where(np.isnan(current), np.nan, rounded)
+        reason = np.where(any_hit, np.asarray([r.name for r in rules] or [""], dtype=object)[first_idx],
+                          "default_" + str(default_action))
+        # a raise that the caps leave without room is a keep (the reason says why)
+        capped = (action == "raise") & ~(rounded > current)
+        action = np.where(capped, "keep", action)
+        reason = np.where(capped, np.char.add(reason.astype(str), "_capped").astype(object), reason)
+        return pd.DataFrame({"decision": pd.Series(action, index=frame.index, dtype="string"),
+                             "recommended_limit": pd.Series(rounded, index=frame.index, dtype="float64"),
+                             "rules_fired": RuleEngine.fired(hits),
+                             "reason": pd.Series(reason, index=frame.index, dtype="string"),
+                             "drawdown_block": pd.Series(block.astype(bool), index=frame.index)})
+
+    def _collections(self, frame: pd.DataFrame) -> pd.DataFrame:
+        sect = self.config.get("collections") or {}
+        queues = sect.get("queues") or {g: f"queue_{g}" for g in GRADES}
+        grade = frame["grade"].astype("string").to_numpy(dtype=object)
+        by_grade = pd.Series(grade).map(queues).to_numpy(dtype=object)
+        engine = self.engine("collections", "rules")
+        hits = engine.evaluate(frame)
+        arr = hits.to_numpy(dtype=bool)
+        any_hit = arr.any(axis=1)
+        first_idx = arr.argmax(axis=1) if arr.shape[1] else np.zeros(len(frame), dtype=int)
+        rule_queues = np.array([r.options.get("queue") for r in engine.rules] or [None], dtype=object)
+        queue = np.where(any_hit, rule_queues[first_idx], by_grade)
+        reason = np.where(any_hit, np.array([r.name for r in engine.rules] or [""], dtype=object)[first_idx],
+                          np.char.add("grade_", grade.astype(str)).astype(object))
+        return pd.DataFrame({"decision": pd.Series(queue, index=frame.index, dtype="string"),
+                             "recommended_limit": pd.Series(np.nan, index=frame.index, dtype="float64"),
+                             "rules_fired": RuleEngine.fired(hits),
+                             "reason": pd.Series(reason, index=frame.index, dtype="string")})
+
+    def _fraud(self, frame: pd.DataFrame) -> pd.DataFrame:
+        sect = self.config.get("fraud") or {}
+        hard = self.engine("fraud", "hard_rules").evaluate(frame)
+        soft = self.engine("fraud", "soft_rules").evaluate(frame)
+        grade = frame["grade"].astype("string").to_numpy(dtype=object)
+        gd = sect.get("grade_decisions") or {"A": "pass", "B": "pass", "C": "pass", "D": "review", "E": "reject"}
+        by_grade = pd.Series(grade).map(gd).to_numpy(dtype=object)
+        hard_any = hard.any(axis=1).to_numpy()
+        soft_any = soft.any(axis=1).to_numpy()
+        decision = np.where(hard_any, "reject", np.where((by_grade == "pass") & soft_any, "review", by_grade))
+        reason = np.where(hard_any, RuleEngine.first(hard).to_numpy(dtype=object),
+                          np.where((by_grade == "pass") & soft_any, RuleEngine.first(soft).to_numpy(dtype=object),
+                                   np.char.add("grade_", grade.astype(str)).astype(object)))
+        return pd.DataFrame({"decision": pd.Series(decision, index=frame.index, dtype="string"),
+                             "recommended_limit": pd.Series(np.nan, index=frame.index, dtype="float64"),
+                             "rules_fired": _join(RuleEngine.fired(hard), RuleEngine.fired(soft)),
+                             "reason": pd.Series(reason, index=frame.index, dtype="string")})
+
+
+def _round_limit(values: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    if cfg.get("cap") is not None:
+        v = np.minimum(v, float(cfg["cap"]))
+    step = float(cfg.get("round_to", 0) or 0)
+    if step > 0:
+        v = np.floor(v / step) * step
+    if cfg.get("floor") is not None:
+        v = np.where(v > 0, np.maximum(v, float(cfg["floor"])), v)
+    return v
+
+
+def _join(a: pd.Series, b: pd.Series, sep: str = ";") -> pd.Series:
+    both = (a != "") & (b != "")
+    return (a + pd.Series(np.where(both, sep, ""), index=a.index, dtype="string") + b).astype("string")
+
+
+def load_strategy(path: str | Path | None = None) -> Strategy:
+    """Load the decision strategy YAML (default: ``models/strategy/decision_rules.yaml``)."""
+    return Strategy.load(path)

@@ -1,0 +1,367 @@
+"""One call to train and evaluate a risk model on any DataFrame with a 0/1 target.
+
+``train_model`` splits by the time column into an in-time window (randomly, stratified, into train
+and validation; validation drives LightGBM's early stopping) and an out-of-time (OOT) window, runs
+the feature pre-selection (:mod:`models.selection`), fits a LightGBM model or a WoE scorecard,
+and evaluates on OOT: AUC, Gini, KS, deciles, calibration, PSI of the score train→OOT, and the
+oracle AUC when a column of true probabilities is given. Plots are written as PNG on request.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from models import metrics as M
+from models.reasons import feature_descriptions
+from models.scorecard import DEFAULT_SCALING, ScoreScaling, probability_to_points
+from models.selection import SelectionConfig, SelectionResult, candidate_features, select_features
+
+MODEL_TYPES = ("lightgbm", "scorecard")
+
+
+@dataclass
+class Split:
+    """How rows are split. Periods are values of the time column (inclusive bounds).
+
+    * ``oot_start`` / ``oot_end``: the out-of-time window. Without ``oot_start``, the latest periods
+      holding at least ``oot_fraction`` of the labelled rows (at least one period, and at least one
+      period left in time).
+    * ``train_start`` / ``train_end``: the in-time window (default: everything before ``oot_start``;
+      set ``train_end`` earlier to leave a gap).
+    * ``valid_fraction``: stratified random share of the in-time rows held out for validation.
+    """
+
+    oot_start: Any = None
+    oot_end: Any = None
+    train_start: Any = None
+    train_end: Any = None
+    oot_fraction: float = 0.2
+    valid_fraction: float = 0.2
+    seed: int = 42
+
+    @classmethod
+    def coerce(cls, split: "Split | Mapping[str, Any] | None") -> "Split":
+        if split is None:
+            return cls()
+        if isinstance(split, Split):
+            return split
+        unknown = set(split) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise TypeError(f"unknown split option(s): {sorted(unknown)}")
+        return cls(**dict(split))
+
+
+def _as_time(value, like: pd.Series):
+    if value is None:
+        return None
+    if pd.api.types.is_datetime64_any_dtype(like):
+        return pd.Timestamp(value)
+    return value
+
+
+def split_frame(frame: pd.DataFrame, target: str, time_column: str | None, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Row positions of (train, valid, oot) and a description of the windows."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(frame)
+    y = frame[target].to_numpy().astype(int)
+    pos = np.arange(n)
+    info: dict[str, Any] = {}
+    if time_column is None:
+        warnings.warn("no time_column: the test sample is a random holdout, not out-of-time", stacklevel=3)
+        intime, oot = train_test_split(pos, test_size=split.oot_fraction, random_state=split.seed,
+                                       stratify=y if 0 < y.sum() < n else None)
+        info["oot_kind"] = "random_holdout"
+    else:
+        t = frame[time_column]
+        if t.isna().any():
+            raise ValueError(f"time column '{time_column}' has missing values")
+        oot_start = _as_time(split.oot_start, t)
+        if oot_start is None:
+            counts = t.value_counts().sort_index()
+            if len(counts) < 2:
+                raise ValueError(f"time column '{time_column}' has a single period: cannot make an out-of-time window "
+                                 "(pass split=Split(oot_start=...) or use more periods)")
+            share_from_end = counts[::-1].cumsum()[::-1] / n
+            eligible = share_from_end[share_from_end >= split.oot_fraction]
+            oot_start = eligible.index[-1] if len(eligible) else counts.index[-1]
+            if oot_start == counts.index[0]:
+                oot_start = counts.index[1]
+        oot_end = _as_time(split.oot_end, t)
+        train_start = _as_time(split.train_start, t)
+        train_end = _as_time(split.train_end, t)
+        is_oot = (t >= oot_start) & ((t <= oot_end) if oot_end is not None else True)
+        is_in = t < oot_start
+        if train_start is not None:
+            is_in &= t >= train_start
+        if train_end is not None:
+            is_in &= t <= train_end
+        oot = pos[np.asarray(is_oot)]
+        intime = pos[np.asarray(is_in)]
+        info["oot_kind"] = "out_of_time"
+        if len(oot) == 0:
+            raise ValueError(f"the out-of-time window (from {oot_start}) has no labelled rows")
+        if len(intime) == 0:
+            raise ValueError(f"the in-time window (before {oot_start}) has no labelled rows")
+        info.update({"train_start": t.iloc[intime].min(), "train_end": t.iloc[intime].max(),
+                     "oot_start": t.iloc[oot].min(), "oot_end": t.iloc[oot].max()})
+    yi = y[intime]
+    strat = yi if (0 < yi.sum() < len(yi) and min(yi.sum(), len(yi) - yi.sum()) >= 2) else None
+    train, valid = train_test_split(intime, test_size=split.valid_fraction, random_state=split.seed, stratify=strat)
+    return np.sort(train), np.sort(valid), np.sort(oot), info
+
+
+def fingerprint(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> str:
+    """sha256 over the column names, dtypes and values (pandas ``hash_pandas_object`` per row)."""
+    cols = list(columns) if columns is not None else list(frame.columns)
+    h = hashlib.sha256()
+    h.update(repr([(c, str(frame[c].dtype)) for c in cols]).encode())
+    if cols and len(frame):
+        h.update(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def default_selection(model_type: str) -> SelectionConfig:
+    """Scorecard: the full funnel capped at 30 features. LightGBM: only the cheap stages
+    (missing, near-constant, PSI); trees cope with weak and correlated features."""
+    if model_type == "scorecard":
+        return SelectionConfig(min_iv=0.02, max_corr=0.7, max_features=30, max_psi=0.25)
+    return SelectionConfig(min_iv=None, max_corr=None, prescreen_top_k=None, max_features=None, max_psi=0.25)
+
+
+@dataclass
+class TrainResult:
+    model: Any                                  # GBMModel | ScorecardModel
+    model_type: str
+    label: str | None
+    target: str
+    time_column: str | None
+    features: list[str]
+    metrics: dict[str, Any]
+    deciles: pd.DataFrame
+    calibration: pd.DataFrame
+    split: dict[str, Any]
+    scaling: ScoreScaling = DEFAULT_SCALING
+    selection: SelectionResult | None = None
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    feature_importance: pd.DataFrame | None = None
+    feature_dictionary: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    oot_predictions: pd.DataFrame | None = None   # y, probability (and oracle) on the OOT rows
+    plots: dict[str, Path] = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    # -- use the model ------------------------------------------------------------------------
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.model.predict_proba(frame)
+
+    def score(self, frame: pd.DataFrame) -> np.ndarray:
+        """Points (the scaling of this result) from the model's probability."""
+        return probability_to_points(self.predict_proba(frame), self.scaling)
+
+    def reason_codes(self, frame: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+        return self.model.reason_codes(frame, k=k, descriptions=self.feature_dictionary)
+
+    # -- report -------------------------------------------------------------------------------
+    def summary(self) -> pd.Series:
+        keys = ["model_type", "label", "n_features", "n_train", "n_valid", "n_oot", "bad_rate_oot",
+                "auc_train", "auc_valid", "auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot"]
+        info = {"model_type": self.model_type, "label": self.label}
+        return pd.Series({k: info[k] if k in info else self.metrics.get(k) for k in keys}, dtype=object)
+
+    def save_plots(self, folder: str | Path) -> dict[str, Path]:
+        from models.plots import save_evaluation_plots
+
+        p = self.oot_predictions
+        oracle = p["oracle"] if "oracle" in p.columns else None
+        title = f"{self.label or self.target} {self.model_type} OOT"
+        self.plots = save_evaluation_plots(p["y"], p["probability"], folder, title=title, oracle_prob=oracle,
+                                           deciles=self.deciles)
+        return self.plots
+
+    def metrics_record(self) -> dict[str, Any]:
+        """What the registry writes to metrics.json (JSON-friendly)."""
+        rec = {"label": self.label, "model_type": self.model_type, "target": self.target,
+               "time_column": self.time_column, **self.metrics, "split": self.split,
+               "fingerprints": self.fingerprints, "scaling": self.scaling.to_dict(), "params": self.params,
+               "timings_s": self.timings, "created_at": self.created_at}
+        return _jsonable(rec)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if np.isfinite(v) else None
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (pd.Timestamp, datetime)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    return obj
+
+
+def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None = None,
+                time_column: str | None = None, split: Split | Mapping[str, Any] | None = None,
+                model_type: str = "lightgbm", *, label: str | None = None, oracle_column: str | None = None,
+                id_columns: Iterable[str] = ("customer_id",), exclude: Iterable[str] = (),
+                select: bool | SelectionConfig | Mapping[str, Any] = True, params: Mapping[str, Any] | None = None,
+                scaling: ScoreScaling | Mapping[str, float] | None = None, feature_dictionary=None,
+                plot_dir: str | Path | None = None, seed: int = 42, n_jobs: int = 2) -> TrainResult:
+    """Train and evaluate a ``'lightgbm'`` or ``'scorecard'`` model; see the module docstring.
+
+    * ``features``: candidate features (default: every numeric / categorical column except the
+      target, time, id, oracle and ``exclude`` columns).
+    * ``select``: True (defaults per model type, :func:`default_selection`), False, a
+      :class:`SelectionConfig`, or a dict of overrides (``{"max_features": 40}``).
+    * ``params``: LightGBM parameters (plus ``num_boost_round`` / ``early_stopping_rounds``), or
+      scorecard options (``C``, ``monotonic_trend``, ``binning_params``).
+    * ``oracle_column``: true probabilities (simulator truth); reported as ``oracle_auc`` on OOT.
+    * ``plot_dir``: write roc/ks/deciles/calibration PNGs there.
+    """
+    if model_type not in MODEL_TYPES:
+        raise ValueError(f"model_type must be one of {MODEL_TYPES}, got '{model_type}'")
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    scaling = scaling if isinstance(scaling, ScoreScaling) else ScoreScaling.from_dict(scaling)
+    split_cfg = Split.coerce(split)
+    if split_cfg.seed == 42 and seed != 42:
+        split_cfg = Split(**{**asdict(split_cfg), "seed": seed})
+    for col in [target, time_column, oracle_column]:
+        if col is not None and col not in frame.columns:
+            raise KeyError(f"column '{col}' not in frame")
+    ids = [c for c in id_columns if c in frame.columns]
+
+    labelled = frame[frame[target].notna()]
+    n_unlabelled = len(frame) - len(labelled)
+    yvals = pd.unique(labelled[target])
+    if not set(pd.Series(yvals).astype(float)) <= {0.0, 1.0}:
+        raise ValueError(f"target '{target}' must be 0/1 (1 = bad); found {sorted(map(str, yvals))[:5]}")
+    if labelled is not frame:
+        labelled = labelled.reset_index(drop=True)
+
+    if features is None:
+        reserved = {target, *(c for c in [time_column, oracle_column] if c), *ids, *exclude}
+        feats = candidate_features(labelled, exclude=reserved)
+    else:
+        feats = list(features)
+        absent = [f for f in feats if f not in labelled.columns]
+        if absent:
+            raise KeyError(f"features not in frame: {absent[:10]}")
+    if not feats:
+        raise ValueError("no candidate features")
+
+    t0 = time.perf_counter()
+    tr, va, oo, info = split_frame(labelled, target, time_column, split_cfg)
+    timings["split"] = time.perf_counter() - t0
+    train_df, valid_df, oot_df = labelled.iloc[tr], labelled.iloc[va], labelled.iloc[oo]
+    y_tr = train_df[target].to_numpy().astype(int)
+    y_va = valid_df[target].to_numpy().astype(int)
+    y_oo = oot_df[target].to_numpy().astype(int)
+    if y_tr.sum() == 0 or y_tr.sum() == len(y_tr):
+        raise ValueError("the training sample has a single class")
+
+    selection = None
+    if select is not False and select is not None:
+        if select is True:
+            cfg = default_selection(model_type)
+        elif isinstance(select, SelectionConfig):
+            cfg = select
+        else:
+            cfg = default_selection(model_type).replace(**dict(select))
+        cfg = cfg.replace(n_jobs=n_jobs, seed=seed)
+        t0 = time.perf_counter()
+        selection = select_features(train_df, target, feats, oot_frame=oot_df if info.get("oot_kind") == "out_of_time" else None,
+                                    config=cfg)
+        timings["selection"] = time.perf_counter() - t0
+        feats = selection.kept
+        if not feats:
+            raise ValueError("feature selection dropped every feature: see result of select_features(...).dropped")
+
+    t0 = time.perf_counter()
+    p = dict(params or {})
+    if model_type == "lightgbm":
+        from models.gbm import train_gbm
+
+        nbr = p.pop("num_boost_round", None)
+        esr = p.pop("early_stopping_rounds", None)
+        kwargs = {k: v for k, v in (("num_boost_round", nbr), ("early_stopping_rounds", esr)) if v is not None}
+        p.setdefault("num_threads", n_jobs)
+        model = train_gbm(train_df[feats], y_tr, valid_df[feats], y_va, params=p, seed=seed, **kwargs)
+        used_params = {**model.params, **kwargs}
+    else:
+        from models.scorecard import train_scorecard
+
+        model = train_scorecard(train_df[feats], y_tr, scaling=scaling, **p)
+        used_params = {"C": p.get("C", 1.0), "monotonic_trend": p.get("monotonic_trend", "auto_asc_desc"),
+                       "binning_params": p.get("binning_params"), "dropped_wrong_sign": model.dropped_wrong_sign}
+    timings["fit"] = time.perf_counter() - t0
+    feats = list(model.features)
+
+    t0 = time.perf_counter()
+    p_tr, p_va, p_oo = model.predict_proba(train_df), model.predict_proba(valid_df), model.predict_proba(oot_df)
+    oracle = oot_df[oracle_column].to_numpy(dtype=float) if oracle_column else None
+    m_tr, m_va = M.summary(y_tr, p_tr), M.summary(y_va, p_va)
+    m_oo = M.summary(y_oo, p_oo, oracle_prob=oracle)
+    metrics: dict[str, Any] = {
+        "n_features": len(feats), "n_candidates": len(selection.stats) if selection else len(feats),
+        "n_train": m_tr["n"], "n_valid": m_va["n"], "n_oot": m_oo["n"], "n_unlabelled_dropped": n_unlabelled,
+        "bad_rate_train": m_tr["bad_rate"], "bad_rate_valid": m_va["bad_rate"], "bad_rate_oot": m_oo["bad_rate"],
+        "auc_train": m_tr["auc"], "auc_valid": m_va["auc"], "auc_oot": m_oo["auc"],
+        "gini_train": m_tr["gini"], "gini_valid": m_va["gini"], "gini_oot": m_oo["gini"],
+        "ks_train": m_tr["ks"], "ks_valid": m_va["ks"], "ks_oot": m_oo["ks"],
+        "brier_oot": m_oo.get("brier"), "oracle_auc": m_oo.get("oracle_auc"),
+        "psi_score_train_oot": M.psi(p_tr, p_oo),
+        "mean_score_oot": float(np.mean(probability_to_points(p_oo, scaling))) if len(p_oo) else None,
+    }
+    if oracle_column:
+        metrics["oracle_auc_valid"] = M.summary(y_va, p_va, valid_df[oracle_column].to_numpy(dtype=float)).get("oracle_auc")
+        metrics["auc_gap_to_oracle"] = (metrics["oracle_auc"] - metrics["auc_oot"]) if metrics["oracle_auc"] is not None else None
+    metrics["psi_score_status"] = M.psi_status(metrics["psi_score_train_oot"])
+    deciles = M.decile_table(y_oo, p_oo) if len(y_oo) else pd.DataFrame()
+    calibration = M.calibration_table(y_oo, p_oo) if len(y_oo) else pd.DataFrame()
+    timings["evaluate"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    intime_df = labelled.iloc[np.sort(np.concatenate([tr, va]))]
+    key_cols = [c for c in [*ids, time_column, target] if c]
+    fingerprints = {"keys_sha256": fingerprint(intime_df, key_cols), "key_columns": ",".join(key_cols),
+                    "features_sha256": fingerprint(intime_df, feats),
+                    "oot_keys_sha256": fingerprint(oot_df, key_cols)}
+    timings["fingerprint"] = time.perf_counter() - t0
+
+    oot_pred = pd.DataFrame({"y": y_oo, "probability": p_oo})
+    if oracle is not None:
+        oot_pred["oracle"] = oracle
+    split_info = {**info, "valid_fraction": split_cfg.valid_fraction, "seed": split_cfg.seed,
+                  "oot_fraction": split_cfg.oot_fraction}
+    result = TrainResult(model=model, model_type=model_type, label=label, target=target, time_column=time_column,
+                         features=feats, metrics=metrics, deciles=deciles, calibration=calibration, split=split_info,
+                         scaling=scaling, selection=selection, fingerprints=fingerprints,
+                         feature_importance=model.feature_importance(),
+                         feature_dictionary=feature_descriptions(feature_dictionary), params=_jsonable(used_params),
+                         oot_predictions=oot_pred)
+    if plot_dir is not None:
+        t0 = time.perf_counter()
+        result.save_plots(plot_dir)
+        timings["plots"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    result.timings = timings
+    return result
