@@ -48,7 +48,7 @@ def main(argv=None) -> None:
         for mt in ("lightgbm", "scorecard"):
             r = _timed(f"train_model {mt} {args.rows} x {args.features}",
                        lambda mt=mt: train_model(df, "bad", time_column="month", model_type=mt, label="a_card",
-                                                 oracle_column="true_prob"))
+                                                 oracle_column="true_prob", exclude=["partner_id"]))
             print(f"    {mt}: features {r.metrics['n_features']}, auc_oot {r.metrics['auc_oot']:.4f}, "
                   f"oracle {r.metrics['oracle_auc']:.4f}, steps " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()),
                   flush=True)

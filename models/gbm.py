@@ -56,6 +56,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 DEFAULT_NUM_BOOST_ROUND = 2000
 DEFAULT_EARLY_STOPPING_ROUNDS = 100
 CONTRIB_CHUNK_ROWS = 50_000
+PREDICT_CHUNK_ROWS = 100_000
 
 
 def _categorical_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list]:
@@ -87,25 +88,35 @@ class GBMModel:
             raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         X = frame[self.features]
         if self.categorical_levels:
-            X = X.copy()
-            for f, levels in self.categorical_levels.items():
-                col = X[f]
-                if not isinstance(col.dtype, pd.CategoricalDtype):
-                    col = col.astype("string")
-                X[f] = pd.Categorical(col, categories=levels)
+            X = X.assign(**{f: pd.Categorical(X[f] if isinstance(X[f].dtype, pd.CategoricalDtype) else X[f].astype("string"),
+                                              categories=levels)
+                            for f, levels in self.categorical_levels.items()})
         return X
 
     # -- scoring ------------------------------------------------------------------------------
+    def _predict(self, frame: pd.DataFrame, chunk_rows: int = PREDICT_CHUNK_ROWS, **kwargs) -> np.ndarray:
+        """booster.predict over row chunks (bounded memory), with the model's thread count."""
+        threads = int(self.params.get("num_threads", 0) or 0)
+        if threads > 0:
+            kwargs["num_threads"] = threads
+        if len(frame) == 0:
+            self.prepare(frame)  # still check the columns
+            width = len(self.features) + 1 if kwargs.get("pred_contrib") else None
+            return np.zeros((0, width)) if width else np.zeros(0)
+        parts = [self.booster.predict(self.prepare(frame.iloc[i:i + chunk_rows]), **kwargs)
+                 for i in range(0, len(frame), chunk_rows)]
+        return np.concatenate(parts)
+
     def predict_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(self.prepare(frame), raw_score=True)
+        return self._predict(frame, raw_score=True)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of bad (class 1)."""
-        return self.booster.predict(self.prepare(frame))
+        return self._predict(frame)
 
     def contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(SHAP contributions n×p in log-odds, base value per row): contributions.sum(1) + base = raw score."""
-        out = self.booster.predict(self.prepare(frame), pred_contrib=True)
+        out = self._predict(frame, pred_contrib=True)
         return out[:, :-1], out[:, -1]
 
     def reason_codes(self, frame: pd.DataFrame, k: int = 3, descriptions: Mapping[str, str] | None = None,

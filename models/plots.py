@@ -69,7 +69,10 @@ def save_evaluation_plots(y_true, y_prob, folder: str | Path, title: str = "", o
     paths["deciles"] = _save(fig, folder / "deciles.png", dpi, plt)
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    CalibrationDisplay.from_predictions(y, p, n_bins=10, strategy="quantile", ax=ax, name="model")
+    disp = CalibrationDisplay.from_predictions(y, p, n_bins=10, strategy="quantile", ax=ax, name="model")
+    top = float(max(np.max(disp.prob_pred), np.max(disp.prob_true), 1e-3)) * 1.1
+    ax.set_xlim(0, min(top, 1.0))
+    ax.set_ylim(0, min(top, 1.0))
     ax.set_title(f"Calibration{suffix}")
     paths["calibration"] = _save(fig, folder / "calibration.png", dpi, plt)
     return paths

@@ -8,9 +8,9 @@ why (``reason``) with the number behind it (``detail``):
    values (exact for shares > 0.5: such a value is the median);
    ``high_cardinality`` — a categorical feature with more than ``max_categories`` levels;
 3. ``prescreen_auc`` — only when more than ``prescreen_top_k`` numeric candidates survive: keep the
-   top-K by a cheap univariate AUC (sklearn ``roc_auc_score`` on a stratified sample of at most
-   ``prescreen_rows`` rows, missing imputed by the median; the AUC of the missing indicator counts
-   too), so that optbinning's IV is computed for K features instead of thousands;
+   top-K by a cheap univariate AUC (sklearn ``roc_auc_score`` on 100 quantile bins of a stratified
+   sample of at most ``prescreen_rows`` rows; the AUC of the missing indicator counts too), so that
+   optbinning's IV is computed for K features instead of thousands;
 4. ``psi``           — PSI between the training period and the out-of-time period above ``max_psi``;
 5. ``low_iv`` / ``high_iv`` — information value from optbinning's ``OptimalBinning`` (WoE
    binning), computed in parallel (joblib, ``n_jobs`` processes);
@@ -35,6 +35,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.metrics import psi, psi_numeric
 
+PRESCREEN_BINS = 100
 PARALLEL_IV_MIN_CELLS = 10_000_000   # features × rows above which IV runs in joblib worker processes
 REASONS = ("missing_rate", "near_constant", "high_cardinality", "prescreen_auc", "psi", "low_iv", "high_iv",
            "correlated", "cap")
@@ -114,15 +115,39 @@ def _stratified_sample(y: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(idx))
 
 
-def _univariate_auc(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(AUC of the median-imputed value, AUC of the missing indicator); 0.5 where undefined."""
+def _weighted_auc(y: np.ndarray, score: np.ndarray, weight: np.ndarray) -> float:
+    keep = weight > 0
+    y, score, weight = y[keep], score[keep], weight[keep]
+    if y.min() == y.max():
+        return 0.5
+    return float(roc_auc_score(y, score, sample_weight=weight))
+
+
+def _univariate_auc(x: np.ndarray, y: np.ndarray, n_bins: int = PRESCREEN_BINS) -> tuple[float, float]:
+    """(AUC of the value over the non-missing rows, AUC of the missing indicator); 0.5 where undefined.
+
+    The value is first cut into at most ``n_bins`` quantile bins and sklearn's ``roc_auc_score``
+    runs on the per-bin good / bad counts as sample weights: the AUC of the binned feature, at a
+    fraction of the cost of ranking every row (this is only a pre-screen).
+    """
     miss = np.isnan(x)
-    if miss.all():
-        return 0.5, 0.5
-    filled = np.where(miss, np.nanmedian(x), x)
-    a_val = roc_auc_score(y, filled) if np.ptp(filled) > 0 else 0.5
-    a_miss = roc_auc_score(y, miss) if 0 < miss.sum() < miss.size else 0.5
-    return float(a_val), float(a_miss)
+    n_miss = int(miss.sum())
+    a_miss = 0.5
+    if 0 < n_miss < x.size:
+        bad_m, bad_p = int(y[miss].sum()), int(y[~miss].sum())
+        a_miss = _weighted_auc(np.array([0, 1, 0, 1]), np.array([1, 1, 0, 0]),
+                               np.array([n_miss - bad_m, bad_m, x.size - n_miss - bad_p, bad_p], dtype=float))
+    if n_miss == x.size:
+        return 0.5, a_miss
+    xv, yv = x[~miss], y[~miss]
+    edges = np.unique(np.quantile(xv, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    codes = np.searchsorted(edges, xv, side="left")
+    nb = edges.size + 1
+    bad = np.bincount(codes, weights=yv, minlength=nb)
+    total = np.bincount(codes, minlength=nb)
+    bins = np.arange(nb)
+    a_val = _weighted_auc(np.r_[np.zeros(nb), np.ones(nb)], np.r_[bins, bins], np.r_[total - bad, bad])
+    return a_val, a_miss
 
 
 def _iv_batch(names: list[str], columns: list[np.ndarray], y: np.ndarray, categorical: list[bool],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -221,14 +221,15 @@ def _jsonable(obj):
 def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None = None,
                 time_column: str | None = None, split: Split | Mapping[str, Any] | None = None,
                 model_type: str = "lightgbm", *, label: str | None = None, oracle_column: str | None = None,
-                id_columns: Iterable[str] = ("customer_id",), exclude: Iterable[str] = (),
+                id_columns: Iterable[str] = ("customer_id", "partner_id"), exclude: Iterable[str] = (),
                 select: bool | SelectionConfig | Mapping[str, Any] = True, params: Mapping[str, Any] | None = None,
                 scaling: ScoreScaling | Mapping[str, float] | None = None, feature_dictionary=None,
                 plot_dir: str | Path | None = None, seed: int = 42, n_jobs: int = 2) -> TrainResult:
     """Train and evaluate a ``'lightgbm'`` or ``'scorecard'`` model; see the module docstring.
 
     * ``features``: candidate features (default: every numeric / categorical column except the
-      target, time, id, oracle and ``exclude`` columns).
+      target, time, ``id_columns``, oracle and ``exclude`` columns). The id columns present also
+      key the data fingerprint (with the time and target columns).
     * ``select``: True (defaults per model type, :func:`default_selection`), False, a
       :class:`SelectionConfig`, or a dict of overrides (``{"max_features": 40}``).
     * ``params``: LightGBM parameters (plus ``num_boost_round`` / ``early_stopping_rounds``), or
@@ -241,21 +242,17 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     scaling = scaling if isinstance(scaling, ScoreScaling) else ScoreScaling.from_dict(scaling)
-    split_cfg = Split.coerce(split)
-    if split_cfg.seed == 42 and seed != 42:
-        split_cfg = Split(**{**asdict(split_cfg), "seed": seed})
+    split_cfg = Split(seed=seed) if split is None else Split.coerce(split)
     for col in [target, time_column, oracle_column]:
         if col is not None and col not in frame.columns:
             raise KeyError(f"column '{col}' not in frame")
     ids = [c for c in id_columns if c in frame.columns]
 
-    labelled = frame[frame[target].notna()]
+    labelled = frame[frame[target].notna()].reset_index(drop=True)
     n_unlabelled = len(frame) - len(labelled)
     yvals = pd.unique(labelled[target])
     if not set(pd.Series(yvals).astype(float)) <= {0.0, 1.0}:
         raise ValueError(f"target '{target}' must be 0/1 (1 = bad); found {sorted(map(str, yvals))[:5]}")
-    if labelled is not frame:
-        labelled = labelled.reset_index(drop=True)
 
     if features is None:
         reserved = {target, *(c for c in [time_column, oracle_column] if c), *ids, *exclude}

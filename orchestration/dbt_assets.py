@@ -16,6 +16,8 @@ from orchestration.resources import LakeResource
 
 DBT_DIR = REPO_ROOT / "dbt_project"
 os.environ.setdefault("DO_NOT_TRACK", "1")  # dbt must never wait on its usage-stats endpoint offline
+# A partial run (a subset of models) runs only the tests whose every parent it builds.
+os.environ.setdefault("DBT_INDIRECT_SELECTION", "cautious")
 
 # The dbt installed beside this interpreter (the venv), whether or not the venv is activated.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt") if (Path(sys.executable).parent / "dbt").exists() else (shutil.which("dbt") or "dbt")

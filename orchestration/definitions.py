@@ -33,15 +33,26 @@ score_and_export_job = dg.define_asset_job(
     executor_def=dg.in_process_executor,
 )
 
-defs = dg.Definitions(
-    assets=[*landing_specs, *bronze_assets, dbt_models, *feature_assets, *model_assets, batch_scores, *export_assets],
-    asset_checks=[*bronze_checks, *feature_checks],
-    jobs=[everything_job, ingest_job, daily_analytics_job, score_and_export_job, *export_jobs],
-    schedules=[daily_analytics_schedule, *export_schedules],
-    sensors=[landing_sensor],
-    resources={
-        "lake": LakeResource(root=str(LakeConfig.from_env().root)),
-        "dbt": DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE),
-        **export_resources,
-    },
-)
+
+def build_definitions(lake_root: str | None = None, selection: dg.AssetSelection | None = None) -> dg.Definitions:
+    """The code location for a lake (default: LAKE_ROOT). `selection` adds a job named `selected` running
+    just those assets in-process, which tests use to run part of the graph on a lake of their own."""
+    jobs = [everything_job, ingest_job, daily_analytics_job, score_and_export_job, *export_jobs]
+    if selection is not None:
+        jobs.append(dg.define_asset_job("selected", selection=selection, executor_def=dg.in_process_executor))
+    return dg.Definitions(
+        assets=[*landing_specs, *bronze_assets, dbt_models, *feature_assets, *model_assets, batch_scores,
+                *export_assets],
+        asset_checks=[*bronze_checks, *feature_checks],
+        jobs=jobs,
+        schedules=[daily_analytics_schedule, *export_schedules],
+        sensors=[landing_sensor],
+        resources={
+            "lake": LakeResource(root=lake_root or str(LakeConfig.from_env().root)),
+            "dbt": DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE),
+            **export_resources,
+        },
+    )
+
+
+defs = build_definitions()

@@ -73,3 +73,15 @@ def query(lake: LakeConfig, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+def run_graph(lake: LakeConfig, selection, partition_key: str | None = None, raise_on_error: bool = False):
+    """Run the selected part of the real asset graph (with its checks) in-process against this lake."""
+    import dagster as dg
+
+    from orchestration.definitions import build_definitions
+
+    if not isinstance(selection, dg.AssetSelection):
+        selection = dg.AssetSelection.assets(*selection)
+    job = build_definitions(str(lake.root), selection=selection).resolve_job_def("selected")
+    return job.execute_in_process(partition_key=partition_key, raise_on_error=raise_on_error)

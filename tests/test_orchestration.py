@@ -7,8 +7,7 @@ import pytest
 
 from orchestration.config import LakeConfig
 from orchestration.definitions import defs
-from orchestration.resources import LakeResource
-from tests.lakehelpers import land_rows, query
+from tests.lakehelpers import land_rows, query, run_graph
 
 
 def specs_by_key():
@@ -40,11 +39,8 @@ def customer(i: int, **extra) -> dict:
 
 
 def run_everything(lake: LakeConfig) -> dg.ExecuteInProcessResult:
-    """Ingest and dbt (a customers-only lake has nothing to train models on)."""
-    job = defs.resolve_job_def("materialize_everything")
-    keys = [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "models"] if hasattr(job, "asset_layer") else None
-    return job.execute_in_process(resources={"lake": LakeResource(root=str(lake.root))}, raise_on_error=False,
-                                  asset_selection=keys)
+    """Ingest and staging: a customers-only lake has no loans for marts, features or models."""
+    return run_graph(lake, dg.AssetSelection.groups("bronze", "staging"))
 
 
 @pytest.mark.parametrize("bad_share", [0.0, 0.5])

@@ -5,26 +5,24 @@ from __future__ import annotations
 import csv
 import json
 
+import dagster as dg
+
 import pytest
 
 from orchestration.config import LakeConfig
 from orchestration.contracts import load_contracts
-from orchestration.definitions import defs
-from orchestration.resources import LakeResource
+from orchestration.definitions import unpartitioned as UNPARTITIONED
 from simulator import generate_world
-from tests.lakehelpers import query
+from tests.lakehelpers import query, run_graph
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     lake = LakeConfig(root=tmp_path_factory.mktemp("world") / "lake")
     generate_world(lake.landing, lake.truth, customers=600, months=8, seed=11)
-    job = defs.resolve_job_def("materialize_everything")
     # An 8-month world has too few matured loans to train on: models are tested in test_model_assets.
-    keys = [k for k in job.asset_layer.executable_asset_keys if k.path[0] != "models"]
-    first = job.execute_in_process(resources={"lake": LakeResource(root=str(lake.root))}, raise_on_error=False,
-                                   asset_selection=keys)
-    return lake, keys, first
+    first = run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models"))
+    return lake, first
 
 
 def events(result, kind: str):
@@ -32,7 +30,7 @@ def events(result, kind: str):
 
 
 def test_everything_materialises_and_checks_pass(world):
-    lake, _, result = world
+    lake, result = world
     assert result.success, [e.message for e in events(result, "STEP_FAILURE")]
     checks = [e.asset_check_evaluation_data for e in events(result, "ASSET_CHECK_EVALUATION")]
     failed = [c.asset_check_key.to_user_string() for c in checks if not c.passed]
@@ -44,7 +42,7 @@ def test_everything_materialises_and_checks_pass(world):
 
 
 def test_every_layer_has_rows_and_nothing_is_lost(world):
-    lake, _, _ = world
+    lake, _ = world
     for table in ["customers", "applications", "drawdowns", "repayment_schedule", "repayments", "orders",
                   "app_events", "fund_flows", "credit_reports"]:
         (n,) = query(lake, f"SELECT count(*) FROM bronze.{table}")[0]
@@ -57,7 +55,7 @@ def test_every_layer_has_rows_and_nothing_is_lost(world):
 
 
 def test_no_pii_from_landing_appears_downstream(world):
-    lake, _, _ = world
+    lake, _ = world
     pii: set[str] = set()
     for path in sorted((load_contracts()["customers"].landing_dir(lake.landing)).glob("*.csv"))[:20]:
         with path.open(encoding="utf-8") as fh:
@@ -79,10 +77,9 @@ def test_no_pii_from_landing_appears_downstream(world):
 
 
 def test_second_run_is_idempotent(world):
-    lake, keys, _ = world
+    lake, _ = world
     before = query(lake, "SELECT count(*) FROM bronze.orders")
-    again = defs.resolve_job_def("materialize_everything").execute_in_process(
-        resources={"lake": LakeResource(root=str(lake.root))}, asset_selection=keys)
+    again = run_graph(lake, dg.AssetSelection.groups("bronze"))
     assert again.success
     metas = {tuple(e.asset_key.path): e.event_specific_data.materialization.metadata
              for e in events(again, "ASSET_MATERIALIZATION") if e.asset_key.path[0] == "bronze"}
