@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CUSTOMERS ?= 20000
 SEED ?= 42
+# The simulated world ends on 2026-09-30: score and export that business date.
+BUSINESS_DATE ?= 2026-09-30
 LAKE_ROOT ?= $(CURDIR)/data
 export LAKE_ROOT
 export DAGSTER_HOME ?= $(LAKE_ROOT)/dagster_home
@@ -32,6 +34,7 @@ $(DAGSTER_HOME)/dagster.yaml:
 
 materialize: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster job execute -m orchestration.definitions -j materialize_everything
+	$(BIN)/dagster job execute -m orchestration.definitions -j score_and_export --tags '{"dagster/partition": "$(BUSINESS_DATE)"}'
 
 summary: install
 	$(BIN)/python -m orchestration.summary

@@ -1,6 +1,8 @@
 """Print what the lake holds after a run: rows per layer and table, quarantine by reason, where things are."""
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from orchestration.config import LakeConfig
@@ -30,6 +32,26 @@ def quarantine_reasons(con: duckdb.DuckDBPyConnection, tables: list[str]) -> lis
     ).fetchall()
 
 
+def print_models_and_exports(lake: LakeConfig) -> None:
+    registry = lake.root / "models" / "registry"
+    champions = sorted(registry.glob("*/champion.json")) if registry.exists() else []
+    if champions:
+        print("\nchampion models (out-of-time):")
+        for path in champions:
+            version = json.loads(path.read_text())["version"]
+            m = json.loads((path.parent / version / "metrics.json").read_text())
+            oracle = m.get("oracle_auc")
+            print(f"  {m['label']:<8} {version} {m['model_type']:<9} AUC {m['auc_oot']:.3f}  KS {m['ks_oot']:.3f}  "
+                  f"Gini {m['gini_oot']:.3f}  oracle AUC {'n/a' if oracle is None else format(oracle, '.3f')}")
+    manifests = sorted((lake.root / "exports").rglob("manifest.json")) if (lake.root / "exports").exists() else []
+    if manifests:
+        print("\npartner exports:")
+        for path in manifests:
+            m = json.loads(path.read_text())
+            print(f"  {m['partner_id']:<6} {m['business_date']}  {m['row_count']:>7,} rows in {len(m['files'])} file(s)  "
+                  f"{path.parent.relative_to(lake.root)}")
+
+
 def main() -> None:
     lake = LakeConfig.from_env()
     if not lake.database.exists():
@@ -54,14 +76,18 @@ def main() -> None:
             print(f"  {table:<24} {why:<48} {n:>8,}")
     else:
         print("\nquarantine: empty (every landed row passed its contract)")
+    print_models_and_exports(lake)
     print(f"""
 Where things are:
   lakehouse database : {lake.database}   (duckdb {lake.database}  ->  SHOW ALL TABLES;)
   bronze Parquet     : {lake.bronze}
   quarantine Parquet : {lake.quarantine}
   simulator truth    : {lake.truth}   (evaluation only)
+  model registry     : {lake.root / "models" / "registry"}
+  partner exports    : {lake.root / "exports"}   (laid out like the S3 bucket)
 Next:
-  Dagster UI         : make dev   (then open http://127.0.0.1:3000)
+  Dagster UI         : make dev          (then open http://127.0.0.1:3000)
+  Dashboards         : make dashboards   (then open http://127.0.0.1:8501)
 """)
 
 
