@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -226,19 +227,34 @@ def batch_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Ma
         if obs.empty:
             continue
         frame = with_decision_inputs(load_features(root, obs))
-        scored = score_frame(frame, reg.load(label), date, label=label, strategy=strategy, reasons=["C", "D", "E"])
+        scored = score_frame(frame, reg.load(label), date, label=label, strategy=strategy, reasons=["C", "D", "E"],
+                             details=True)
         parts.append(scored)
         counts[label] = len(scored)
     if not parts:
         raise dg.Failure(f"nothing to score on {date}: no champion models or no observations before that date")
-    table = conform_scores_table(scores_to_arrow(pd.concat(parts, ignore_index=True)))
+    scored = pd.concat(parts, ignore_index=True)
+    table = conform_scores_table(scores_to_arrow(scored))
     path = scores_path(date, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    return dg.MaterializeResult(metadata={"rows": table.num_rows, "rows_by_label": dg.MetadataValue.json(counts),
-                                          "path": dg.MetadataValue.path(str(path))})
+    # Why each decision was made (rules fired, deciding rule or grade, champion/challenger arm): kept beside
+    # the scores for audit, never exported to partners.
+    why = [c for c in ("rules_fired", "reason", "arm", "drawdown_block", "queue") if c in scored.columns]
+    decisions = pa.Table.from_pandas(scored[["customer_id", "label", "model_version", "grade", "decision",
+                                             "recommended_limit", *why]].astype({c: "string" for c in why}),
+                                     preserve_index=False)
+    for tbl, target in ((decisions, path.with_name("decisions.parquet")), (table, path)):  # scores last
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        pq.write_table(tbl, tmp)
+        tmp.replace(target)
+    fired = scored["rules_fired"].fillna("").str.split(";").explode() if "rules_fired" in scored else pd.Series([], dtype=str)
+    return dg.MaterializeResult(metadata={
+        "rows": table.num_rows, "rows_by_label": dg.MetadataValue.json(counts),
+        "decisions": dg.MetadataValue.json(scored.groupby(["label", "decision"]).size().rename("n").reset_index()
+                                           .to_dict(orient="records")),
+        "rules_fired": dg.MetadataValue.json(fired[fired != ""].value_counts().head(15).to_dict()),
+        "path": dg.MetadataValue.path(str(path)),
+    })
 
 
 def score_summary(root: Path) -> dict:
