@@ -239,3 +239,19 @@ def test_pii_is_tokenised_with_hmac_and_absent_from_bronze_and_quarantine(lake):
         for f in folder.rglob("*.parquet"):
             data = f.read_bytes()
             assert not [p for p in pii if p.encode() in data]
+
+
+def test_the_later_delivered_copy_of_a_key_is_the_duplicate(lake):
+    import os
+
+    original = land(lake, "drawdowns", "drawdowns_20260905.csv", csv_file(drawdown("L1"), drawdown("L2")))
+    copy = land(lake, "drawdowns", "drawdowns_20260901.csv", csv_file(drawdown("L2", amount="999")))
+    os.utime(original, ns=(1_000_000_000, 1_000_000_000))  # delivered first, although named later
+    os.utime(copy, ns=(2_000_000_000, 2_000_000_000))
+    result = ingest(lake, "drawdowns")
+    assert_conserved(result, 3)
+    kept = {r["loan_id"]: r["amount"] for r in bronze(lake, "drawdowns")}
+    assert kept == {"L1": 1000.0, "L2": 1000.0}
+    rows = pq.read_table(sorted((lake.quarantine / "drawdowns").glob("*.parquet"))).to_pylist()
+    assert [(r["_source_file"].rsplit("/", 1)[1], r["reason"]) for r in rows] == [
+        ("drawdowns_20260901.csv", "duplicate key: repeated within this delivery")]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -28,6 +29,7 @@ from orchestration.ingest.validate import validation_sql
 
 log = logging.getLogger(__name__)
 FILE = "_source_file"
+ARRIVAL = "_arrival"
 SCHEMA_FILE = "_schema.parquet"  # empty typed file so a table with no rows yet is still queryable
 
 
@@ -177,7 +179,9 @@ def ingest_table(
             for name in raw.missing_columns:  # absent column -> all NULL; required ones then fail per row
                 rows = rows.append_column(name, pa.nulls(rows.num_rows, pa.string()))
             rows = rows.select(contract.column_names + [LINE])
-        parts.append(rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string())))
+        rows = rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string()))
+        # Arrival order (file modification time) decides which copy of a repeated key is the original.
+        parts.append(rows.append_column(ARRIVAL, pa.array(np.full(rows.num_rows, path.stat().st_mtime_ns), pa.int64())))
         results.append(res)
         if i % 100 == 0:
             progress(f"{contract.table}: read {i}/{len(paths)} files")
@@ -274,6 +278,7 @@ def _concat_as_text(parts: list[pa.Table], contract: Contract) -> pa.Table:
             cols[name] = col
         cols[LINE] = t.column(LINE)
         cols[FILE] = t.column(FILE)
+        cols[ARRIVAL] = t.column(ARRIVAL)
         return pa.table(cols)
 
     return pa.concat_tables([as_text(p) for p in parts])

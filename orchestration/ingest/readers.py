@@ -173,7 +173,7 @@ def extract_json_batch(batch: pa.Table, contract: Contract, file_column: str) ->
     con.register("batch", batch)
     valid = f"CASE WHEN json_valid({JSON_TEXT}) THEN json_type({JSON_TEXT}) = 'OBJECT' ELSE false END"  # AND does not short-circuit
     picks = ", ".join(f"{JSON_TEXT}->>'$.\"{c}\"' AS \"{c}\"" for c in contract.column_names)
-    rows = con.sql(f"SELECT {picks}, {LINE}, {file_column} FROM batch WHERE {valid}").to_arrow_table()
+    rows = con.sql(f"SELECT {picks}, * EXCLUDE ({JSON_TEXT}) FROM batch WHERE {valid}").to_arrow_table()
     bad = con.execute(f"SELECT {file_column}, {LINE} FROM batch WHERE NOT ({valid}) ORDER BY 1, 2").fetchall()
     keys: dict[str, set[str]] = {}
     for f, k in con.execute(f"SELECT DISTINCT {file_column}, unnest(json_keys({JSON_TEXT})) FROM batch WHERE {valid}").fetchall():

@@ -119,7 +119,7 @@ WITH typed AS (
   SELECT c.*, concat_ws('; ', NULLIF(c._base_reasons, ''),
     {dup_existing}
     CASE WHEN c._base_reasons = '' AND row_number() OVER (
-      PARTITION BY {key_cols}, (c._base_reasons = '') ORDER BY _source_file, _source_line) > 1
+      PARTITION BY {key_cols}, (c._base_reasons = '') ORDER BY _arrival, _source_file, _source_line) > 1
       THEN 'duplicate key: repeated within this delivery' END) AS _reasons
   FROM checked c
 )
