@@ -18,7 +18,9 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only das
 import streamlit as st  # noqa: E402
 
 from dashboards import data, filters, ui  # noqa: E402
-from dashboards.pages.features import render as features_page  # noqa: E402
+from dashboards.page_modules.features import render as features_page  # noqa: E402
+from dashboards.page_modules.data_quality import render as data_quality_page  # noqa: E402
+from dashboards.page_modules.models import render as models_page  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -29,9 +31,12 @@ PAGES = {
         st.Page(VIEWS / "fund_usage.py", title="Fund usage", icon=":material/payments:", url_path="fund_usage"),
     ],
     "Models and features": [
+        st.Page(models_page, title="Models", icon=":material/model_training:", url_path="models"),
         st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features"),
     ],
-    # later pages (Models, Data quality) go here
+    "Operations": [
+        st.Page(data_quality_page, title="Data quality", icon=":material/fact_check:", url_path="data_quality"),
+    ],
 }
 
 st.set_page_config(page_title="Risk analytics", page_icon=":material/analytics:", layout="wide")

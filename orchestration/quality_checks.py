@@ -61,4 +61,31 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
     return _check
 
 
+def layer_check(spec: dict) -> dg.AssetChecksDefinition:
+    """A blocking GE suite on a dbt-built Parquet table (declared in orchestration/expectations/layers.yaml)."""
+    key = dg.AssetKey(spec["asset"])
+    name = "_".join(spec["asset"])
+
+    @dg.asset_check(asset=key, name="great_expectations", blocking=True,
+                    description=f"{len(spec['expectations'])} expectations on {spec['path']} "
+                                f"(orchestration/expectations/layers.yaml)")
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        cfg = lake.config()
+        frame = pq.read_table(cfg.root / spec["path"]).to_pandas()
+        expectations = list(spec["expectations"])
+        if "row_count_equals" in spec:
+            expected = pq.read_metadata(cfg.root / spec["row_count_equals"]).num_rows
+            expectations.append({"type": "expect_table_row_count_to_equal", "value": expected})
+        outcome = validate(name, frame, expectations, cfg.meta / "ge_results" / name)
+        (context.log.info if outcome.success else context.log.error)(outcome.summary())
+        return dg.AssetCheckResult(
+            passed=outcome.success, severity=dg.AssetCheckSeverity.ERROR, description=outcome.summary(),
+            metadata={"rows_validated": len(frame), "expectations": outcome.evaluated,
+                      "failed": dg.MetadataValue.json(outcome.failed), "report": str(outcome.report_path)},
+        )
+
+    return _check
+
+
 bronze_checks = [bronze_check(c, load_suite_file("bronze")) for c in load_contracts().values()]
+layer_checks = [layer_check(spec) for spec in load_suite_file("layers")["checks"]]

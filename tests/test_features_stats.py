@@ -78,7 +78,7 @@ def test_features_page_search_and_detail(lake):
 
     os.environ["LAKE_ROOT"] = str(lake.root)
     try:
-        at = AppTest.from_file(str(__import__("dashboards.pages.features", fromlist=["x"]).__file__), default_timeout=60)
+        at = AppTest.from_file(str(__import__("dashboards.page_modules.features", fromlist=["x"]).__file__), default_timeout=60)
         at.run()
         assert not at.exception, at.exception
         metrics = {m.label: m.value for m in at.metric}

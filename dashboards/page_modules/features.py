@@ -4,7 +4,7 @@ Self-contained: it reads <LAKE_ROOT>/features/*.parquet (the mart), <LAKE_ROOT>/
 the Dagster asset features/feature_stats) and the catalog in features/, through its own in-memory DuckDB
 connection (never lakehouse.duckdb, whose writer lock dbt may hold). Register it in dashboards/app.py with
 
-    from dashboards.pages.features import render as features_page
+    from dashboards.page_modules.features import render as features_page
     PAGES["Features"] = [st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features")]
 """
 from __future__ import annotations
@@ -270,5 +270,5 @@ def render() -> None:
                 st.code(sql_path.read_text(encoding="utf-8"), language="sql")
 
 
-if __name__ == "__main__":  # `streamlit run dashboards/pages/features.py` shows the page on its own
+if __name__ == "__main__":  # `streamlit run dashboards/page_modules/features.py` shows the page on its own
     render()

@@ -1,0 +1,291 @@
+"""Data quality page: latest Great Expectations results per bronze table, quarantined rows by table and failed
+check over time, freshness of each source and ingest conservation (landed = bronze + quarantined).
+
+Self-contained: reads <LAKE_ROOT>/_meta/ge_results/bronze/<table>/*.json, <LAKE_ROOT>/quarantine/<table>/*.parquet,
+<LAKE_ROOT>/_meta/ingest_log/<table>/*.parquet and <LAKE_ROOT>/bronze/<table>/*.parquet through its own in-memory
+DuckDB connection (file lists are bound parameters). Only aggregates are shown: never quarantined rows, and
+unexpected-value samples of identifier columns are hidden. Register it in dashboards/app.py with
+`st.Page(data_quality_page, title="Data quality", url_path="data_quality")`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import altair as alt  # noqa: E402
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+TABLE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+# the kinds of failed check the ingest writes into `reason` (orchestration/ingest/validate.py, pipeline.py)
+REASON_KINDS = ("required value missing|cannot read|not allowed|below minimum|above maximum|in the future|"
+                "duplicate key|malformed row|bad encoding|broken JSON|unreadable file")
+# samples of unexpected values are hidden for identifier / personal columns
+SENSITIVE = re.compile(r"(customer_id|counterparty_id|_token$|name|phone|national|email|address|device_id|^ip$|wifi_mac)")
+FRESH_H, STALE_H = 24.0, 72.0
+
+
+def lake_root() -> Path:
+    return Path(os.environ.get("LAKE_ROOT", ROOT / "data")).resolve()
+
+
+def _tables(base: Path) -> list[str]:
+    if not base.exists():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and TABLE_RE.match(p.name))
+
+
+def _files(base: Path, pattern: str) -> dict[str, list[str]]:
+    """{table: [files]} for base/<table>/<pattern>, tables with at least one file."""
+    out = {}
+    for t in _tables(base):
+        found = sorted(str(p) for p in (base / t).glob(pattern))
+        if found:
+            out[t] = found
+    return out
+
+
+def _fingerprint(groups: dict[str, list[str]]) -> tuple:
+    return tuple((f, os.stat(f).st_mtime_ns) for fs in groups.values() for f in fs)
+
+
+# ----------------------------------------------------------------------------------------- Great Expectations
+
+
+def _sample(column: str | None, values: list) -> str:
+    if not values:
+        return ""
+    if column and SENSITIVE.search(column):
+        return "(hidden: identifier column)"
+    text = ", ".join(str(v) for v in values[:5])
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def ge_results(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The latest run of each (table, suite): a summary row, and one row per failed expectation."""
+    latest: dict[tuple[str, str], tuple[str, dict]] = {}
+    for table, paths in files.items():
+        for path in paths:  # file names are run timestamps: sorted oldest first, later runs win
+            try:
+                doc = json.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            latest[(table, doc.get("suite_name") or "?")] = (path, doc)
+    summary, failed = [], []
+    for (table, suite), (path, doc) in sorted(latest.items()):
+        results = doc.get("results") or []
+        stats = doc.get("statistics") or {}
+        stem = Path(path).stem
+        run_at = pd.to_datetime(stem[:15], format="%Y%m%dT%H%M%S", errors="coerce")
+        n_failed = sum(1 for r in results if not r.get("success"))
+        summary.append({"table": table, "suite": suite, "status": "✅ passed" if doc.get("success") else "❌ failed",
+                        "success": bool(doc.get("success")),
+                        "expectations": stats.get("evaluated_expectations", len(results)), "failed": n_failed,
+                        "run_at": run_at, "result_file": Path(path).name})
+        for r in results:
+            if r.get("success"):
+                continue
+            cfg = r.get("expectation_config") or {}
+            kw = cfg.get("kwargs") or {}
+            res = r.get("result") or {}
+            column = kw.get("column") or ", ".join(kw.get("column_list") or [])
+            args = {k: v for k, v in kw.items() if k not in ("batch_id", "column", "column_list")}
+            exc = (r.get("exception_info") or {}).get("exception_message")
+            failed.append({"table": table, "suite": suite, "expectation": cfg.get("type") or cfg.get("expectation_type"),
+                           "column": column or None, "arguments": json.dumps(args, default=str) if args else "",
+                           "unexpected_count": res.get("unexpected_count"),
+                           "unexpected_percent": res.get("unexpected_percent"),
+                           "observed_value": None if res.get("observed_value") is None else str(res.get("observed_value")),
+                           "sample": _sample(column, res.get("partial_unexpected_list") or []),
+                           "error": exc or ""})
+    return pd.DataFrame(summary), pd.DataFrame(failed, columns=[
+        "table", "suite", "expectation", "column", "arguments", "unexpected_count", "unexpected_percent",
+        "observed_value", "sample", "error"])
+
+
+# ------------------------------------------------------------------------------------- parquet aggregates
+
+
+def _union(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], select: str, name: str) -> None:
+    """A temp table `name` with `select` over every table's files plus a `tbl` column (files are bound)."""
+    con.execute(f"CREATE TEMP TABLE {name} (tbl VARCHAR, batch VARCHAR, {select.split('|')[1]})")
+    cols = select.split("|")[0]
+    for table, paths in files.items():
+        con.execute(f"INSERT INTO {name} SELECT $t, regexp_extract(filename, '(batch_[0-9]{{8}}T[0-9]{{6}})', 1), {cols} "
+                    "FROM read_parquet($files, union_by_name = true, filename = true)",
+                    {"t": table, "files": paths})
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def quarantine(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFrame:
+    """Quarantined rows by table, ingest day and failed check (first reason of a row: '<column>: <kind>')."""
+    con = duckdb.connect()
+    try:
+        _union(con, files, "reason|reason VARCHAR", "q")
+        return con.execute(f"""
+            SELECT tbl AS "table",
+                   coalesce(try_strptime(regexp_extract(batch, '([0-9]{{8}})', 1), '%Y%m%d')::DATE,
+                            NULL) AS ingest_day,
+                   CASE WHEN regexp_extract(split_part(reason, ';', 1), $kinds) = ''
+                        THEN trim(split_part(split_part(reason, ';', 1), ':', 1))
+                        ELSE regexp_replace(split_part(reason, ';', 1), ':.*', '') || ': ' ||
+                             regexp_extract(split_part(reason, ';', 1), $kinds) END AS check_failed,
+                   count(*) AS rows
+            FROM q GROUP BY ALL ORDER BY 1, 2, 4 DESC""", {"kinds": f"({REASON_KINDS})"}).df()
+    finally:
+        con.close()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def ingest_log(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Conservation per table and the latest landed file / ingest per table."""
+    con = duckdb.connect()
+    try:
+        _union(con, files, "file, landed_rows, bronze_rows, quarantined_rows, status, ingested_at|"
+                           "file VARCHAR, landed_rows BIGINT, bronze_rows BIGINT, quarantined_rows BIGINT, "
+                           "status VARCHAR, ingested_at TIMESTAMP", "l")
+        cons = con.execute("""
+            SELECT tbl AS "table", count(*) AS files, count(*) FILTER (WHERE status = 'ingested') AS ingested_files,
+                   count(*) FILTER (WHERE status <> 'ingested') AS other_files,
+                   coalesce(sum(landed_rows), 0) AS landed, coalesce(sum(bronze_rows), 0) AS bronze,
+                   coalesce(sum(quarantined_rows), 0) AS quarantined,
+                   count(*) FILTER (WHERE coalesce(landed_rows, 0) <> coalesce(bronze_rows, 0) + coalesce(quarantined_rows, 0))
+                     AS unbalanced_files
+            FROM l GROUP BY 1 ORDER BY 1""").df()
+        cons["conserved"] = (cons["landed"] == cons["bronze"] + cons["quarantined"]) & (cons["unbalanced_files"] == 0)
+        fresh = con.execute("""
+            SELECT tbl AS "table", max(ingested_at) AS last_ingest_run,
+                   max(try_strptime(regexp_extract(file, '([0-9]{8})[^/]*$', 1), '%Y%m%d')::DATE) AS latest_file_date,
+                   arg_max(file, coalesce(try_strptime(regexp_extract(file, '([0-9]{8})[^/]*$', 1), '%Y%m%d'), ingested_at))
+                     AS latest_file
+            FROM l GROUP BY 1 ORDER BY 1""").df()
+        return cons, fresh
+    finally:
+        con.close()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def bronze_latest(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFrame:
+    con = duckdb.connect()
+    try:
+        rows = []
+        for table, paths in files.items():
+            try:
+                n, last = con.execute("SELECT count(*), max(_ingested_at) FROM read_parquet($files, union_by_name = true)",
+                                      {"files": paths}).fetchall()[0]
+            except duckdb.BinderException:  # no _ingested_at column
+                n, last = con.execute("SELECT count(*), NULL FROM read_parquet($files, union_by_name = true)",
+                                      {"files": paths}).fetchall()[0]
+            rows.append({"table": table, "bronze_rows_now": n, "last_ingested_at": last})
+        return pd.DataFrame(rows, columns=["table", "bronze_rows_now", "last_ingested_at"])
+    finally:
+        con.close()
+
+
+def _status(age_h) -> str:
+    if age_h is None or age_h != age_h:
+        return "⚪ unknown"
+    return "🟢 fresh" if age_h <= FRESH_H else ("🟡 late" if age_h <= STALE_H else "🔴 stale")
+
+
+# ------------------------------------------------------------------------------------------------ page
+
+
+def render() -> None:
+    st.title("Data quality")
+    lake = lake_root()
+    ge_files = _files(lake / "_meta" / "ge_results" / "bronze", "*.json")
+    q_files = _files(lake / "quarantine", "*.parquet")
+    log_files = _files(lake / "_meta" / "ingest_log", "*.parquet")
+    bronze_files = _files(lake / "bronze", "*.parquet")
+    st.caption(f"Lake `{lake}`: ingest log `_meta/ingest_log/`, quarantine `quarantine/`, Great Expectations "
+               "results `_meta/ge_results/bronze/`, bronze `bronze/`.")
+    if not (ge_files or q_files or log_files or bronze_files):
+        st.info("Nothing ingested yet: no ingest log, bronze, quarantine or Great Expectations results in this lake. "
+                "Run the ingest (materialise the bronze assets in Dagster, or `make demo`).")
+        return
+
+    summary, failed = ge_results(ge_files, _fingerprint(ge_files))
+    cons, fresh = (ingest_log(log_files, _fingerprint(log_files)) if log_files
+                   else (pd.DataFrame(), pd.DataFrame()))
+    q = quarantine(q_files, _fingerprint(q_files)) if q_files else pd.DataFrame(
+        columns=["table", "ingest_day", "check_failed", "rows"])
+
+    c = st.columns(4)
+    c[0].metric("GE suites passing", f"{int(summary['success'].sum())} / {len(summary)}" if len(summary) else "n/a")
+    c[1].metric("Failed expectations", f"{len(failed):,}" if len(summary) else "n/a")
+    c[2].metric("Quarantined rows", f"{int(q['rows'].sum()):,}")
+    c[3].metric("Conservation", ("✅ all tables" if cons["conserved"].all() else
+                                 f"❌ {int((~cons['conserved']).sum())} table(s) off") if len(cons) else "n/a")
+
+    # -- Great Expectations
+    st.subheader("Great Expectations: latest result per bronze table")
+    if summary.empty:
+        st.info("No Great Expectations results yet (`_meta/ge_results/bronze/`).")
+    else:
+        st.dataframe(summary.drop(columns=["success"]), hide_index=True, width="stretch")
+        if failed.empty:
+            st.success("Every expectation of the latest runs passed.")
+        else:
+            st.markdown(f"**Failed expectations ({len(failed)})**")
+            st.dataframe(failed, hide_index=True, width="stretch",
+                         column_config={"unexpected_percent": st.column_config.NumberColumn(format="%.2f%%")})
+
+    # -- quarantine
+    st.subheader("Quarantine: rows by source table and failed check")
+    if q.empty:
+        st.info("No quarantined rows: every landed row passed the ingest checks.")
+    else:
+        by_check = q.groupby(["table", "check_failed"], as_index=False)["rows"].sum().sort_values(
+            ["table", "rows"], ascending=[True, False])
+        days = q.groupby(["ingest_day", "table"], as_index=False, dropna=False)["rows"].sum()
+        st.altair_chart(alt.Chart(days).mark_bar().encode(
+            x=alt.X("ingest_day:T", title="Ingest day"), y=alt.Y("rows:Q", title="Quarantined rows"),
+            color=alt.Color("table:N", title="Table"), tooltip=["ingest_day:T", "table", "rows"])
+                        .properties(height=260), width="stretch")
+        st.dataframe(by_check, hide_index=True, width="stretch")
+        with st.expander("By ingest day, table and check"):
+            st.dataframe(q, hide_index=True, width="stretch")
+
+    # -- freshness
+    st.subheader("Freshness")
+    b = bronze_latest(bronze_files, _fingerprint(bronze_files)) if bronze_files else pd.DataFrame(
+        columns=["table", "bronze_rows_now", "last_ingested_at"])
+    fr = b.merge(fresh, on="table", how="outer") if len(fresh) else b.assign(
+        last_ingest_run=pd.NaT, latest_file_date=pd.NaT, latest_file=None)
+    if fr.empty:
+        st.info("No bronze tables yet.")
+    else:
+        now = pd.Timestamp(datetime.now(timezone.utc)).tz_localize(None)
+        last = pd.to_datetime(fr["last_ingested_at"]).dt.tz_localize(None) if len(fr) else fr["last_ingested_at"]
+        last = last.fillna(pd.to_datetime(fr["last_ingest_run"]))
+        fr["age_hours"] = ((now - last).dt.total_seconds() / 3600).round(1)
+        fr["status"] = fr["age_hours"].map(_status)
+        fr["latest_file"] = fr["latest_file"].map(lambda f: Path(f).name if isinstance(f, str) else f)
+        st.caption(f"Age = now (UTC) − latest `_ingested_at` in bronze. 🟢 ≤ {FRESH_H:.0f} h, 🟡 ≤ {STALE_H:.0f} h, "
+                   "🔴 older. Latest file date = the date in the newest landed file's name.")
+        st.dataframe(fr[["table", "status", "age_hours", "last_ingested_at", "latest_file_date", "latest_file",
+                         "bronze_rows_now"]].sort_values("age_hours", ascending=False),
+                     hide_index=True, width="stretch",
+                     column_config={"latest_file_date": st.column_config.DateColumn(format="YYYY-MM-DD")})
+
+    # -- conservation
+    st.subheader("Ingest conservation: landed = bronze + quarantined")
+    if cons.empty:
+        st.info("No ingest log yet (`_meta/ingest_log/`).")
+    else:
+        if cons["conserved"].all():
+            st.success(f"All {len(cons)} tables conserve their rows: every landed row is in bronze or quarantine.")
+        else:
+            st.error("Rows lost or duplicated at ingest in: " + ", ".join(cons.loc[~cons["conserved"], "table"]))
+        st.dataframe(cons, hide_index=True, width="stretch")

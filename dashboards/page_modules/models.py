@@ -1,0 +1,307 @@
+"""Models page: champion per label (metrics and plots), all registered versions (champion vs challengers),
+the latest scores' distribution, realised bad rate by grade and an AUC comparison across versions.
+
+Self-contained: reads the model registry (<LAKE_ROOT>/models/registry/<label>/<version>/metrics.json,
+champion.json, *.png, deciles.csv), the scores (<LAKE_ROOT>/scores/business_date=*/scores.parquet) and the
+labels mart (<LAKE_ROOT>/marts/labels.parquet) through its own in-memory DuckDB connection. Every query takes
+its values as bound parameters; only aggregates are shown (never rows of customers). Register it in
+dashboards/app.py with `st.Page(models_page, title="Models", url_path="models")`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import altair as alt  # noqa: E402
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+LABEL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+VERSION_RE = re.compile(r"^v(\d+)$")
+PLOTS = ["roc", "ks", "deciles", "calibration"]
+GRADES = ["A", "B", "C", "D", "E"]
+
+
+def lake_root() -> Path:
+    return Path(os.environ.get("LAKE_ROOT", ROOT / "data")).resolve()
+
+
+def registry_root() -> Path:
+    return lake_root() / "models" / "registry"
+
+
+def _fingerprint(paths: list[Path]) -> tuple:
+    """Modification times of the files a cached result depends on (a rewritten file is never served stale)."""
+    return tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.exists())
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _labels(root: Path) -> list[str]:
+    if not root.exists():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)
+                  and any(VERSION_RE.match(v.name) for v in p.iterdir() if v.is_dir()))
+
+
+def _versions(label_dir: Path) -> list[str]:
+    found = [p.name for p in label_dir.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
+    return sorted(found, key=lambda v: int(VERSION_RE.match(v).group(1)))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def registry_table(root: str, fingerprint: tuple) -> pd.DataFrame:
+    """One row per (label, version): metrics.json's headline numbers and whether it is the champion."""
+    rows = []
+    for label in _labels(Path(root)):
+        d = Path(root) / label
+        champ = _read_json(d / "champion.json").get("version")
+        for v in _versions(d):
+            m = _read_json(d / v / "metrics.json")
+            rows.append({
+                "label": label, "version": v, "model_type": m.get("model_type"), "model_name": m.get("model_name"),
+                "champion": v == champ, "auc_oot": m.get("auc_oot"), "gini_oot": m.get("gini_oot"),
+                "ks_oot": m.get("ks_oot"), "oracle_auc": m.get("oracle_auc"),
+                "psi_score_train_oot": m.get("psi_score_train_oot"), "psi_status": m.get("psi_score_status"),
+                "auc_train": m.get("auc_train"), "auc_valid": m.get("auc_valid"), "brier_oot": m.get("brier_oot"),
+                "bad_rate_oot": m.get("bad_rate_oot"), "n_train": m.get("n_train"), "n_oot": m.get("n_oot"),
+                "n_features": m.get("n_features"), "created_at": m.get("created_at"),
+                "oot_start": (m.get("split") or {}).get("oot_start"), "oot_end": (m.get("split") or {}).get("oot_end"),
+            })
+    cols = ["label", "version", "model_type", "model_name", "champion", "auc_oot", "gini_oot", "ks_oot", "oracle_auc",
+            "psi_score_train_oot", "psi_status", "auc_train", "auc_valid", "brier_oot", "bad_rate_oot", "n_train",
+            "n_oot", "n_features", "created_at", "oot_start", "oot_end"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _registry_files(root: Path) -> list[Path]:
+    if not root.exists():
+        return []
+    return list(root.glob("*/champion.json")) + list(root.glob("*/v*/metrics.json"))
+
+
+def _scores_files(lake: Path) -> list[Path]:
+    return sorted((lake / "scores").glob("business_date=*/scores.parquet"))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def score_summaries(lake: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
+    """Aggregates of the scores: score histogram (latest date), grade mix by date and realised bad rate by grade."""
+    files = [p for p, _ in fingerprint if p.endswith("scores.parquet")]
+    out: dict[str, pd.DataFrame] = {}
+    if not files:
+        return out
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TEMP TABLE s AS SELECT business_date::DATE AS business_date, customer_id, label, "
+                    "model_version, score::DOUBLE AS score, grade, decision "
+                    "FROM read_parquet($files, union_by_name = true, hive_partitioning = false)", {"files": files})
+        out["latest"] = con.execute(
+            "SELECT label, max(business_date) AS business_date FROM s GROUP BY 1 ORDER BY 1").df()
+        # 20-point score bins of each label's latest scoring date
+        out["hist"] = con.execute("""
+            WITH l AS (SELECT label, max(business_date) AS d FROM s GROUP BY 1)
+            SELECT s.label, floor(s.score / $w) * $w AS score_from, count(*) AS customers
+            FROM s JOIN l ON s.label = l.label AND s.business_date = l.d
+            WHERE s.score IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2""", {"w": 20}).df()
+        out["hist"]["score_to"] = out["hist"]["score_from"] + 20
+        out["grades"] = con.execute("""
+            SELECT label, business_date, grade, any_value(model_version) AS model_version, count(*) AS customers,
+                   count(*) / sum(count(*)) OVER (PARTITION BY label, business_date) AS share,
+                   avg(score) AS mean_score
+            FROM s GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""").df()
+        out["decisions"] = con.execute("""
+            WITH l AS (SELECT label, max(business_date) AS d FROM s GROUP BY 1)
+            SELECT s.label, s.decision, count(*) AS customers FROM s JOIN l ON s.label = l.label AND s.business_date = l.d
+            GROUP BY 1, 2 ORDER BY 1, 3 DESC""").df()
+        out["by_date"] = con.execute("""
+            SELECT label, business_date, count(*) AS customers, avg(score) AS mean_score,
+                   quantile_cont(score, 0.5) AS median_score
+            FROM s GROUP BY 1, 2 ORDER BY 1, 2""").df()
+        # realised bad rate: a score on business date D joined to the same customer's observation of D's month,
+        # where the outcome of that observation has matured (bad_<label> not null)
+        labels_path = Path(lake) / "marts" / "labels.parquet"
+        frames = []
+        if labels_path.exists():
+            cols = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(labels_path)}).fetchall()}
+            for label in out["latest"]["label"]:
+                col = f"bad_{label}"
+                if not LABEL_RE.match(str(label)) or col not in cols:
+                    continue
+                # the column name is checked against the file's columns above; values are bound parameters
+                frames.append(con.execute(f"""
+                    SELECT s.label, s.grade, count(*) AS matured, sum(o."{col}"::INTEGER) AS bads,
+                           avg(o."{col}"::INTEGER) AS bad_rate
+                    FROM s JOIN read_parquet($p) o
+                      ON o.customer_id = s.customer_id AND o.obs_month::DATE = date_trunc('month', s.business_date)::DATE
+                    WHERE s.label = $label AND o."{col}" IS NOT NULL
+                    GROUP BY 1, 2 ORDER BY 1, 2""", {"p": str(labels_path), "label": label}).df())
+        out["realised"] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["label", "grade", "matured", "bads", "bad_rate"])
+        return out
+    finally:
+        con.close()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _csv(path: str, mtime: float) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def _fmt(x, spec: str = ".3f") -> str:
+    return "n/a" if x is None or x != x else format(x, spec)
+
+
+def _champion_block(label: str, row: pd.Series, version_dir: Path) -> None:
+    st.markdown(f"**Champion `{row['version']}`** · {row['model_type']} · created {row['created_at'] or 'n/a'} · "
+                f"out-of-time window {str(row['oot_start'])[:10]} → {str(row['oot_end'])[:10]}")
+    c = st.columns(7)
+    c[0].metric("AUC (OOT)", _fmt(row["auc_oot"]))
+    c[1].metric("Gini (OOT)", _fmt(row["gini_oot"]))
+    c[2].metric("KS (OOT)", _fmt(row["ks_oot"]))
+    c[3].metric("Oracle AUC", _fmt(row["oracle_auc"]), help="AUC of the simulator's true default probability: "
+                "the ceiling any model could reach on this sample")
+    c[4].metric("PSI train→OOT", _fmt(row["psi_score_train_oot"]), help=f"score stability: {row['psi_status'] or 'n/a'}")
+    c[5].metric("Rows train / OOT", f"{_fmt(row['n_train'], ',.0f')} / {_fmt(row['n_oot'], ',.0f')}")
+    c[6].metric("Features", _fmt(row["n_features"], ",.0f"))
+    pngs = {p: version_dir / f"{p}.png" for p in PLOTS}
+    pngs.update({p.stem: p for p in sorted(version_dir.glob("*.png")) if p.stem not in pngs})
+    existing = [(name, p) for name, p in pngs.items() if p.exists()]
+    if existing:
+        cols = st.columns(min(len(existing), 4))
+        for i, (name, p) in enumerate(existing):
+            cols[i % len(cols)].image(str(p), caption=f"{label} {row['version']}: {name}", width="stretch")
+    else:
+        st.caption("No plots stored for this version.")
+
+
+def render() -> None:
+    st.title("Models")
+    lake = lake_root()
+    root = registry_root()
+    st.caption(f"Model registry `{root}`: one folder per label and version; `champion.json` names the version "
+               "that scores. Metrics are on the out-of-time (OOT) sample.")
+    reg = registry_table(str(root), _fingerprint(_registry_files(root)))
+    if reg.empty:
+        st.info("No model registry yet: train the models (materialise the `models` assets in Dagster, or run "
+                f"`make demo`). Looked in `{root}`.")
+        return
+
+    champs = reg[reg["champion"]]
+    st.subheader("Champions")
+    st.dataframe(champs[["label", "version", "model_type", "auc_oot", "gini_oot", "ks_oot", "oracle_auc",
+                         "psi_score_train_oot", "n_train", "n_oot", "n_features", "created_at"]],
+                 hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ["auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot"]})
+    no_champ = sorted(set(reg["label"]) - set(champs["label"]))
+    if no_champ:
+        st.warning(f"No champion set for: {', '.join(no_champ)}")
+
+    st.subheader("Champion vs challengers: AUC (OOT) per version")
+    comp = reg.assign(role=reg["champion"].map({True: "champion", False: "challenger"}),
+                      model=reg["version"] + " " + reg["model_type"].fillna("?"))
+    base = alt.Chart(comp).encode(x=alt.X("label:N", title=None, axis=alt.Axis(labelAngle=0)),
+                                  xOffset=alt.XOffset("version:N"))
+    bars = base.mark_bar(clip=True).encode(
+        y=alt.Y("auc_oot:Q", title="AUC (OOT)", scale=alt.Scale(domain=[0.5, 1.0])),
+        color=alt.Color("role:N", scale=alt.Scale(domain=["champion", "challenger"], range=["#1565c0", "#b0bec5"])),
+        tooltip=["label", "version", "model_type", "role", alt.Tooltip("auc_oot:Q", format=".4f"),
+                 alt.Tooltip("oracle_auc:Q", format=".4f")])
+    oracle = base.mark_tick(color="#d32f2f", thickness=2, clip=True).encode(
+        y="oracle_auc:Q", tooltip=["label", "version", alt.Tooltip("oracle_auc:Q", format=".4f")])
+    text = base.mark_text(dy=-6, fontSize=10).encode(y="auc_oot:Q", text=alt.Text("model_type:N"))
+    st.altair_chart((bars + oracle + text).properties(height=280), width="stretch")
+    st.caption("Red tick: oracle AUC (the simulator's true probability), the ceiling for each sample.")
+
+    st.subheader("By label")
+    labels = sorted(reg["label"].unique())
+    for tab, label in zip(st.tabs(labels), labels):
+        with tab:
+            rows = reg[reg["label"] == label]
+            champ = rows[rows["champion"]]
+            if champ.empty:
+                st.warning(f"`{label}` has no champion (no champion.json).")
+            else:
+                _champion_block(label, champ.iloc[0], root / label / champ.iloc[0]["version"])
+            st.markdown("**All versions** (champion, challengers and baselines)")
+            st.dataframe(rows.drop(columns=["label"]), hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
+                                        ["auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot",
+                                         "auc_train", "auc_valid", "brier_oot", "bad_rate_oot"]})
+
+    st.subheader("Scores")
+    files = _scores_files(lake)
+    if not files:
+        st.info(f"No scores yet (`{lake / 'scores'}`): run the scoring job.")
+        return
+    s = score_summaries(str(lake), _fingerprint(files + [lake / "marts" / "labels.parquet"]))
+    latest = ", ".join(f"{r.label} {pd.Timestamp(r.business_date).date()}" for r in s["latest"].itertuples())
+    st.caption(f"Latest business date per label: {latest}. {len(files)} scoring date(s) stored.")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Score distribution (latest date)**")
+        st.altair_chart(alt.Chart(s["hist"]).mark_bar(opacity=0.75).encode(
+            x=alt.X("score_from:Q", bin="binned", title="Score"), x2="score_to:Q",
+            y=alt.Y("customers:Q", title="Customers", stack=None), color=alt.Color("label:N"),
+            tooltip=["label", "score_from", "score_to", "customers"]).properties(height=280), width="stretch")
+    with c2:
+        st.markdown("**Grade mix (latest date)**")
+        last = s["grades"].merge(s["latest"], on=["label", "business_date"])
+        st.altair_chart(alt.Chart(last).mark_bar().encode(
+            x=alt.X("share:Q", title="Share", axis=alt.Axis(format="%"), stack="normalize"),
+            y=alt.Y("label:N", title=None), color=alt.Color("grade:N", sort=GRADES, scale=alt.Scale(scheme="redyellowgreen", reverse=True)),
+            order=alt.Order("grade:O"),
+            tooltip=["label", "grade", "customers", alt.Tooltip("share:Q", format=".1%"),
+                     alt.Tooltip("mean_score:Q", format=".0f")]).properties(height=280), width="stretch")
+    with st.expander("Decisions on the latest date"):
+        st.dataframe(s["decisions"], hide_index=True, width="stretch")
+    if s["by_date"]["business_date"].nunique() > 1:
+        st.markdown("**Over business dates**")
+        st.altair_chart(alt.Chart(s["by_date"]).mark_line(point=True).encode(
+            x=alt.X("business_date:T", title="Business date"), y=alt.Y("mean_score:Q", title="Mean score",
+                                                                       scale=alt.Scale(zero=False)),
+            color="label:N", tooltip=["label", "business_date", "customers", alt.Tooltip("mean_score:Q", format=".1f")])
+                        .properties(height=260), width="stretch")
+        st.dataframe(s["grades"], hide_index=True, width="stretch")
+    else:
+        st.caption("One scoring date so far: trends over business dates appear once more dates are scored.")
+
+    st.subheader("Realised bad rate by grade")
+    real = s["realised"]
+    if not real.empty:
+        st.caption("Scores joined to the same customer's observation in the scoring month, where the outcome has "
+                   "matured.")
+        st.altair_chart(alt.Chart(real).mark_bar().encode(
+            x=alt.X("grade:N", sort=GRADES), y=alt.Y("bad_rate:Q", axis=alt.Axis(format="%"), title="Bad rate"),
+            column=alt.Column("label:N", title=None),
+            tooltip=["label", "grade", "matured", "bads", alt.Tooltip("bad_rate:Q", format=".2%")])
+                        .properties(height=220, width=160), width="content")
+        st.dataframe(real, hide_index=True, width="stretch")
+    else:
+        st.info("The scored dates have no matured outcomes yet (no labelled observation in the scoring month), so "
+                "the realised bad rate cannot be measured on the scores. Shown instead: the champion's bad rate by "
+                "score decile on the out-of-time sample, from its training run (`deciles.csv`).")
+        for label in sorted(champs["label"]):
+            path = root / label / champs[champs["label"] == label].iloc[0]["version"] / "deciles.csv"
+            if path.exists():
+                dec = _csv(str(path), path.stat().st_mtime)
+                keep = [c for c in ["decile", "n", "n_bad", "bad_rate", "min_score", "max_score", "lift", "ks"]
+                        if c in dec.columns]
+                st.markdown(f"**{label}** (decile 1 = riskiest)")
+                dec = dec[keep].rename(columns={"min_score": "min_probability", "max_score": "max_probability"})
+                st.dataframe(dec, hide_index=True, width="stretch",
+                             column_config={"bad_rate": st.column_config.NumberColumn(format="percent")})
