@@ -18,23 +18,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LABELS = ("a_card", "b_card", "c_card", "fraud")
 GRADES = ("A", "B", "C", "D", "E")
 
-#: Canonical schema of a scores table (column order included).
-SCORES_SCHEMA = pa.schema([
-    pa.field("business_date", pa.date32(), nullable=False),
-    pa.field("customer_id", pa.string(), nullable=False),       # internal pseudonymous id: never exported
-    pa.field("partner_id", pa.string(), nullable=False),        # funding partner institution, PB01..PB04
-    pa.field("label", pa.string(), nullable=False),             # a_card | b_card | c_card | fraud
-    pa.field("model_name", pa.string(), nullable=False),
-    pa.field("model_version", pa.string(), nullable=False),
-    pa.field("probability", pa.float64(), nullable=False),      # predicted probability of bad
-    pa.field("score", pa.int32(), nullable=False),              # scorecard points
-    pa.field("grade", pa.string(), nullable=False),             # A..E
-    pa.field("reason_1", pa.string()),                          # human descriptions of the top features
-    pa.field("reason_2", pa.string()),
-    pa.field("reason_3", pa.string()),
-    pa.field("decision", pa.string()),
-    pa.field("recommended_limit", pa.float64()),
-])
+#: Canonical schema of a scores table (column order included), declared once by the scoring side:
+#: business_date, customer_id (internal, never exported), partner_id, label, model_name, model_version,
+#: probability, score, grade, reason_1..3, decision, recommended_limit.
+from models.scoring import SCORES_SCHEMA  # noqa: E402  (exports sit downstream of scoring)
+
 SCORES_COLUMNS = tuple(SCORES_SCHEMA.names)
 
 # Type families accepted on read (a writer may use int64 for score or large_string for text).
