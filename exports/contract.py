@@ -2,8 +2,8 @@
 
 Batch scoring writes, per business date, one Parquet file at
 ``<LAKE_ROOT>/scores/business_date=YYYY-MM-DD/scores.parquet`` with one row per scored customer per
-label and exactly the columns of ``SCORES_SCHEMA``. The scoring code imports ``SCORES_SCHEMA`` /
-``validate_scores_schema`` / ``conform_scores_table`` from here so both sides check the same thing.
+label and exactly the columns of ``SCORES_SCHEMA`` (declared once in ``models.scoring``). Both sides
+check tables with ``validate_scores_schema`` / ``conform_scores_table`` from here.
 """
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
+# Canonical schema (column order included): business_date, customer_id (internal, never exported),
+# partner_id, label, model_name, model_version, probability, score, grade, reason_1..3, decision,
+# recommended_limit. Exports sit downstream of scoring, so they take the schema from it.
+from models.scoring import SCORES_SCHEMA
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 LABELS = ("a_card", "b_card", "c_card", "fraud")
 GRADES = ("A", "B", "C", "D", "E")
-
-#: Canonical schema of a scores table (column order included), declared once by the scoring side:
-#: business_date, customer_id (internal, never exported), partner_id, label, model_name, model_version,
-#: probability, score, grade, reason_1..3, decision, recommended_limit.
-from models.scoring import SCORES_SCHEMA  # noqa: E402  (exports sit downstream of scoring)
 
 SCORES_COLUMNS = tuple(SCORES_SCHEMA.names)
 
