@@ -180,6 +180,8 @@ class ModelRegistry:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        if plot_files:
+            result.plots = {name: label_dir / version / Path(path).name for name, path in result.plots.items()}
         self._append_log(label, {"event": "register", "version": version, "model_type": model_type,
                                  "auc_oot": record.get("auc_oot")})
         return version

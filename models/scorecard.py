@@ -23,7 +23,6 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from models.reasons import top_k_reasons
 
 PROBABILITY_CLIP = 1e-9
 

@@ -1,6 +1,5 @@
 """Points scaling, and the WoE scorecard agreeing with it."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from models.scorecard import (ScoreScaling, log_odds_to_points, odds_to_points, points_to_odds,
