@@ -47,7 +47,7 @@ demo: install
 	echo "demo wall time: $$(( $$(date +%s) - start )) s"
 
 test: install
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml

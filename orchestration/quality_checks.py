@@ -87,5 +87,40 @@ def layer_check(spec: dict) -> dg.AssetChecksDefinition:
     return _check
 
 
+@dg.asset_check(asset=dg.AssetKey(["scores", "batch_scores"]), name="great_expectations", blocking=True,
+                description="Scores suite (orchestration/expectations/scores.yaml) on the run's business date, plus "
+                            "score PSI per label against the previous scored date.")
+def scores_check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    from exports.contract import scores_path
+    from models.metrics import psi
+
+    cfg, suite = lake.config(), load_suite_file("scores")
+    date = context.run.tags.get("dagster/partition")
+    path = scores_path(date, cfg.root)
+    if date is None or not path.exists():
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   description=f"no scores file for business date {date!r} at {path}")
+    frame = pq.read_table(path).to_pandas()
+    outcome = validate(f"scores_{date}", frame, suite["expectations"], cfg.meta / "ge_results" / "scores")
+    earlier = sorted(p for p in path.parent.parent.glob("business_date=*/scores.parquet") if p.parent.name < path.parent.name)
+    shifts = {}
+    if earlier:
+        previous = pq.read_table(earlier[-1], columns=["label", "score"]).to_pandas()
+        for label, group in frame.groupby("label"):
+            before = previous.loc[previous["label"] == label, "score"]
+            if len(before) and len(group):
+                shifts[label] = round(psi(before.to_numpy(float), group["score"].to_numpy(float)), 4)
+    shifted = {k: v for k, v in shifts.items() if v > float(suite["max_psi"])}
+    passed = outcome.success and not shifted
+    description = outcome.summary() + (f" | score shift (PSI > {suite['max_psi']}): {shifted}" if shifted else "")
+    (context.log.info if passed else context.log.error)(description)
+    return dg.AssetCheckResult(
+        passed=passed, severity=dg.AssetCheckSeverity.ERROR, description=description,
+        metadata={"business_date": date, "rows_validated": len(frame), "expectations": outcome.evaluated,
+                  "failed": dg.MetadataValue.json(outcome.failed), "psi_vs_previous_date": dg.MetadataValue.json(shifts),
+                  "report": str(outcome.report_path)},
+    )
+
+
 bronze_checks = [bronze_check(c, load_suite_file("bronze")) for c in load_contracts().values()]
 layer_checks = [layer_check(spec) for spec in load_suite_file("layers")["checks"]]

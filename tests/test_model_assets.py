@@ -57,6 +57,9 @@ def test_retraining_adds_versions_and_never_overwrites(lake):
 def test_scores_and_partner_export_for_a_business_date(lake):
     result = run_graph(lake, [["scores", "batch_scores"], ["exports", "pb01_a_card_daily"]], partition_key=BUSINESS_DATE)
     assert result.success
+    checks = {e.asset_check_evaluation_data.asset_check_key.asset_key.path[0]: e.asset_check_evaluation_data
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["scores"].passed and checks["scores"].metadata["rows_validated"].value > 100
     scores = pq.read_table(scores_path(BUSINESS_DATE, lake.root)).to_pandas()
     assert tuple(scores.columns) == SCORES_COLUMNS
     assert set(scores["label"]) == {"a_card"} and len(scores) > 100
@@ -69,3 +72,29 @@ def test_scores_and_partner_export_for_a_business_date(lake):
     assert manifest["row_count"] == int((scores["partner_id"] == "PB01").sum())
     exported = b"".join(p.read_bytes() for p in manifests[0].parent.iterdir() if p.name != "manifest.json")
     assert not any(cid.encode() in exported for cid in scores["customer_id"].head(50))
+
+
+def test_a_score_shift_blocks_the_partner_export(lake):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    first = run_graph(lake, [["scores", "batch_scores"]], partition_key=BUSINESS_DATE)
+    assert first.success
+    # Pretend the day before scored everyone 200 points higher: today's distribution has shifted.
+    today = pq.read_table(scores_path(BUSINESS_DATE, lake.root))
+    before = today.set_column(today.schema.get_field_index("score"), "score",
+                              pc.cast(pc.add(today.column("score"), 200), pa.int32()))
+    previous = scores_path("2026-09-29", lake.root)
+    previous.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(before, previous)
+    try:
+        result = run_graph(lake, [["scores", "batch_scores"], ["exports", "pb03_a_card_daily"]],
+                           partition_key=BUSINESS_DATE)
+    finally:
+        previous.unlink()
+    check = next(e.asset_check_evaluation_data for e in result.all_events
+                 if e.event_type_value == "ASSET_CHECK_EVALUATION")
+    assert not check.passed and "score shift" in check.description
+    exported = [e for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+                and e.asset_key.path[0] == "exports"]
+    assert exported == []
