@@ -12,7 +12,7 @@ from orchestration.export_assets import (BUSINESS_DATE_PARTITIONS, export_assets
 from orchestration.feature_assets import feature_assets, feature_checks
 from orchestration.ingest_assets import bronze_assets, landing_specs
 from orchestration.model_assets import batch_scores, model_assets
-from orchestration.quality_checks import bronze_checks, layer_checks, scores_check
+from orchestration.quality_checks import bronze_checks, feature_table_checks, layer_checks, scores_check
 from orchestration.resources import LakeResource
 
 # Partitioned assets (scores by business date, partner exports) run per business date in their own jobs.
@@ -43,7 +43,7 @@ def build_definitions(lake_root: str | None = None, selection: dg.AssetSelection
     return dg.Definitions(
         assets=[*landing_specs, *bronze_assets, dbt_models, *feature_assets, *model_assets, batch_scores,
                 *export_assets],
-        asset_checks=[*bronze_checks, *layer_checks, scores_check, *feature_checks],
+        asset_checks=[*bronze_checks, *layer_checks, *feature_table_checks, scores_check, *feature_checks],
         jobs=jobs,
         schedules=[daily_analytics_schedule, *export_schedules],
         sensors=[landing_sensor],

@@ -1,10 +1,12 @@
 """Blocking Great Expectations asset checks on bronze: a failed check stops that table's downstream
 assets for the run, and the Dagster UI shows which expectation failed, on how many rows, with samples."""
+import re
+
 import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
-from orchestration.config import LakeConfig
+from orchestration.config import REPO_ROOT, LakeConfig
 from orchestration.contracts import Contract, load_contracts
 from orchestration.quality import contract_expectations, load_suite_file, validate
 from orchestration.resources import LakeResource
@@ -122,5 +124,71 @@ def scores_check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> 
     )
 
 
+def _feature_tables() -> list[str]:
+    from features.catalog import catalog
+
+    return list(catalog().tables)
+
+
+def feature_profile(path, dictionary: pd.DataFrame) -> pd.DataFrame:
+    """One row per feature column: rows, nulls, min, max from the Parquet footer (no data scan)."""
+    meta = pq.read_metadata(path)
+    rows = []
+    for i in range(meta.num_columns):
+        stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
+        name = meta.row_group(0).column(i).path_in_schema
+        with_minmax = [s for s in stats if s is not None and s.has_min_max]
+        numeric = with_minmax and isinstance(with_minmax[0].min, (int, float))
+        rows.append({
+            "feature": name,
+            "nulls": sum(s.null_count for s in stats if s is not None),
+            "min": min(s.min for s in with_minmax) if numeric else None,
+            "max": max(s.max for s in with_minmax) if numeric else None,
+        })
+    profile = pd.DataFrame(rows).merge(dictionary, left_on="feature", right_on="name", how="inner")
+    profile["all_null"] = profile["nulls"] >= meta.num_rows
+    return profile
+
+
+def feature_table_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=dg.AssetKey(["features", table]), name="great_expectations", blocking=True,
+                    description="Feature profile from Parquet statistics: catalog value ranges per aggregation and a "
+                                "cap on all-null features (orchestration/expectations/layers.yaml).")
+    def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        cfg, spec = lake.config(), load_suite_file("layers")["feature_profile"]
+        dictionary = pd.read_csv(REPO_ROOT / "features" / "docs" / "feature_dictionary.csv",
+                                 usecols=["name", "aggregation"])
+        profile = feature_profile(cfg.root / "features" / f"{table}.parquet", dictionary)
+        ranges = []
+        for aggregation, (low, high) in spec["ranges"].items():
+            name = re.sub(r"[^a-z]+", "_", aggregation).strip("_")
+            profile[f"min_{name}"] = profile["min"].where(profile["aggregation"] == aggregation)
+            profile[f"max_{name}"] = profile["max"].where(profile["aggregation"] == aggregation)
+            if low is not None:
+                ranges.append({"type": "expect_column_values_to_be_between", "column": f"min_{name}", "min_value": low})
+            if high is not None:
+                ranges.append({"type": "expect_column_values_to_be_between", "column": f"max_{name}", "max_value": high})
+        reports = cfg.meta / "ge_results" / "features" / table
+        # Out-of-range values are wrong (ERROR, blocks models); many all-null features on a young or small
+        # lake are a warning, not an error.
+        in_range = validate(f"features_{table}_ranges", profile, ranges, reports)
+        filled = validate(f"features_{table}_filled", profile, [
+            {"type": "expect_column_values_to_be_in_set", "column": "all_null", "value_set": [False],
+             "mostly": 1 - float(spec["max_all_null_share"])}], reports)
+        summary = f"{in_range.summary()} | {filled.summary()}"
+        (context.log.info if in_range.success and filled.success else context.log.error)(summary)
+        return dg.AssetCheckResult(
+            passed=in_range.success and filled.success,
+            severity=dg.AssetCheckSeverity.ERROR if not in_range.success else dg.AssetCheckSeverity.WARN,
+            description=summary,
+            metadata={"features_profiled": len(profile), "all_null_features": int(profile["all_null"].sum()),
+                      "expectations": in_range.evaluated + filled.evaluated,
+                      "failed": dg.MetadataValue.json(in_range.failed + filled.failed)},
+        )
+
+    return _check
+
+
 bronze_checks = [bronze_check(c, load_suite_file("bronze")) for c in load_contracts().values()]
 layer_checks = [layer_check(spec) for spec in load_suite_file("layers")["checks"]]
+feature_table_checks = [feature_table_check(t) for t in _feature_tables()]

@@ -7,6 +7,7 @@ import pytest
 
 from orchestration.config import LakeConfig
 from orchestration.definitions import defs
+from orchestration.resources import LakeResource
 from tests.lakehelpers import land_rows, query, run_graph
 
 
@@ -64,3 +65,23 @@ def test_bad_delivery_blocks_downstream(tmp_path, bad_share):
         assert any(f["column"] == "quarantined_share" for f in failed)
         assert ("bronze", "customers") in materialized  # good rows still reach bronze ...
         assert not any(k[0] == "staging" for k in materialized)  # ... but nothing downstream runs
+
+
+def test_feature_range_check_fails_on_an_impossible_share(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from orchestration.quality_checks import feature_table_check
+
+    lake = LakeConfig(root=tmp_path / "lake")
+    (lake.root / "features").mkdir(parents=True)
+    good = {"obs_id": [1, 2], "ecom_cnt_7d": [0, 3], "ecom_cat_groceries_shr_cnt_7d": [0.0, 0.5]}
+    check = feature_table_check("feat_ecom")
+    for share, expected in ((0.5, True), (1.7, False)):
+        table = dict(good, ecom_cat_groceries_shr_cnt_7d=[0.0, share])
+        pq.write_table(pa.table(table), lake.root / "features" / "feat_ecom.parquet")
+        context = dg.build_asset_check_context(resources={"lake": LakeResource(root=str(lake.root))})
+        result = check(context)
+        assert result.passed is expected
+        if not expected:
+            assert result.severity == dg.AssetCheckSeverity.ERROR and "max_share_count" in result.description
