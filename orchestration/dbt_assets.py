@@ -54,7 +54,8 @@ ensure_manifest()
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=LayerTranslator(),
-            pool="lakehouse_duckdb_writer")
+            pool="lakehouse_duckdb_writer",
+            retry_policy=dg.RetryPolicy(max_retries=1, delay=30, backoff=dg.Backoff.EXPONENTIAL))
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
     # dbt reads the lake root from the environment (profile path, bronze views).
     cfg = lake.config()
