@@ -333,6 +333,17 @@ def test_every_page_in_headless_chromium(lake, tmp_path):
                     assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
                     page.screenshot(path=str(shots / f"{url or 'vintage'}.png"), full_page=True)
                     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= (1 if name == "Vintage" else 3)
+                # Models / Features / Data quality on a lake without models or GE results: they must load
+                # without an exception and explain what is missing.
+                for name, url in {"Models": "models", "Features": "features", "Data quality": "data_quality"}.items():
+                    page.set_viewport_size({"width": 1500, "height": 1400})
+                    page.goto(f"http://127.0.0.1:{port}/{url}")
+                    page.get_by_role("heading", name=name, exact=True).first.wait_for(state="visible", timeout=30_000)
+                    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                           timeout=30_000)
+                    page.wait_for_timeout(500)
+                    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
+                    page.screenshot(path=str(shots / f"{url}.png"), full_page=True)
             finally:
                 browser.close()
     finally:
@@ -343,7 +354,8 @@ def test_every_page_in_headless_chromium(lake, tmp_path):
             server.kill()
     print(f"\nscreenshots: {shots}")
     print("browser load times (new session per page, s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
-    assert sorted(p.name for p in shots.iterdir()) == ["delinquency.png", "fund_usage.png", "vintage.png"]
+    assert sorted(p.name for p in shots.iterdir()) == ["data_quality.png", "delinquency.png", "features.png",
+                                                       "fund_usage.png", "models.png", "vintage.png"]
     if os.environ.get("SAVE_SCREENSHOTS"):
         dest = REPO_ROOT / "data" / "screenshots"
         dest.mkdir(parents=True, exist_ok=True)
