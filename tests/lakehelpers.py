@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock
 
 from orchestration.config import LakeConfig
 from orchestration.contracts import load_contracts
@@ -85,3 +87,19 @@ def run_graph(lake: LakeConfig, selection, partition_key: str | None = None, rai
         selection = dg.AssetSelection.assets(*selection)
     job = build_definitions(str(lake.root), selection=selection).resolve_job_def("selected")
     return job.execute_in_process(partition_key=partition_key, raise_on_error=raise_on_error)
+
+
+def shared_lake(tmp_path_factory, name: str, build) -> LakeConfig:
+    """Build a lake once per test session even under pytest-xdist: workers share the parent of their base
+    temp dirs, and a file lock makes the second worker wait for (and reuse) the first one's build."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    root = base / name
+    with FileLock(str(root) + ".lock"):
+        lake = LakeConfig(root=root / "lake")
+        if not (root / ".built").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            build(lake)
+            (root / ".built").write_text("ok")
+    return lake

@@ -21,12 +21,11 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pytest
-from filelock import FileLock
 from streamlit.testing.v1 import AppTest
 
 from orchestration.config import REPO_ROOT, LakeConfig
 from orchestration.contracts import load_contracts
-from tests.lakehelpers import ingest_all, run_dbt
+from tests.lakehelpers import ingest_all, run_dbt, shared_lake
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is not available")
 
@@ -51,17 +50,7 @@ def build(lake: LakeConfig) -> None:
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> LakeConfig:
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # shared by the xdist workers: build once, the other worker waits and reuses
-    root = base / "dashboards_lake"
-    with FileLock(str(root) + ".lock"):
-        lake = LakeConfig(root=root / "lake")
-        if not (root / ".built").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            build(lake)
-            (root / ".built").write_text("ok")
-    return lake
+    return shared_lake(tmp_path_factory, "dashboards_lake", build)
 
 
 def mart(lake: LakeConfig, sql: str) -> pd.DataFrame:

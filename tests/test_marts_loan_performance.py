@@ -14,15 +14,12 @@ Cohorts: 2026-01 = L1..L5, 2026-02 = L6, L7.
 """
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import date, timedelta
 
 import pytest
-from filelock import FileLock
 
 from orchestration.config import LakeConfig
-from tests.lakehelpers import ingest_all, land_rows, query, run_dbt
+from tests.lakehelpers import ingest_all, land_rows, query, run_dbt, shared_lake
 
 AS_OF = "2026-09-30"
 VARS = f"{{as_of_date: '{AS_OF}'}}"
@@ -246,18 +243,3 @@ def test_fund_usage_flags(lake):
                        "ORDER BY 1") == [("cash_transfer", 2800.0), ("other", 100.0), ("travel", 2900.0)]
     assert one(lake, "SELECT count(*) FROM marts.fund_usage_flows WHERE NOT in_window") == (1,)
 
-
-def shared_lake(tmp_path_factory, name: str, build) -> LakeConfig:
-    """Build a lake once per test session even under pytest-xdist: workers share the parent of their base
-    temp dirs, and a file lock makes the second worker wait for (and reuse) the first one's build."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    root = base / name
-    with FileLock(str(root) + ".lock"):
-        lake = LakeConfig(root=root / "lake")
-        if not (root / ".built").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            build(lake)
-            (root / ".built").write_text("ok")
-    return lake

@@ -9,15 +9,13 @@ repayment row makes a paid installment look unpaid), which the simulator may add
 """
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
-from filelock import FileLock
 
 from orchestration.config import LakeConfig
 from orchestration.contracts import load_contracts
-from tests.lakehelpers import ingest_all, query, run_dbt
+from tests.lakehelpers import ingest_all, query, run_dbt, shared_lake
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is not available")
 
@@ -85,18 +83,3 @@ def test_vintage_curves_rise_and_flatten(lake):
     assert 0.01 < rates[12] < 0.2
     assert rates[6] >= 0.6 * rates[12]  # most of the 30+ appears in the first 6 MOB
 
-
-def shared_lake(tmp_path_factory, name: str, build) -> LakeConfig:
-    """Build a lake once per test session even under pytest-xdist: workers share the parent of their base
-    temp dirs, and a file lock makes the second worker wait for (and reuse) the first one's build."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    root = base / name
-    with FileLock(str(root) + ".lock"):
-        lake = LakeConfig(root=root / "lake")
-        if not (root / ".built").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            build(lake)
-            (root / ".built").write_text("ok")
-    return lake
