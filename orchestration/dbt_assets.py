@@ -1,5 +1,6 @@
 """dbt models as Dagster assets: bronze sources -> staging -> marts, grouped by layer (folder)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+from filelock import FileLock
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.config import REPO_ROOT, LakeConfig
@@ -25,17 +27,22 @@ DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt") if (Path(sys.executabl
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
 
 
-def ensure_manifest() -> None:
-    """Parse the dbt project when its manifest is missing or older than a model, macro or config file."""
+def load_manifest() -> dict:
+    """The dbt manifest, parsed first when missing or older than a model, macro or config file.
+    A file lock serialises check, parse and read, so processes importing this at once (pytest-xdist
+    workers, Dagster step processes) never read a manifest another one is still writing."""
     manifest = dbt_project.manifest_path
-    sources = [p for pattern in ("models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*", "*.yml") for p in DBT_DIR.glob(pattern) if p.is_file()]
-    if manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources):
-        return
-    env = {**os.environ, "LAKE_ROOT": os.environ.get("LAKE_ROOT", str(LakeConfig.from_env().root))}
-    subprocess.run(
-        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
-        check=True, env=env, cwd=DBT_DIR,
-    )
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(manifest.parent / ".manifest.lock")):
+        sources = [p for pattern in ("models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*", "*.yml")
+                   for p in DBT_DIR.glob(pattern) if p.is_file()]
+        if not (manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)):
+            env = {**os.environ, "LAKE_ROOT": os.environ.get("LAKE_ROOT", str(LakeConfig.from_env().root))}
+            subprocess.run(
+                [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
+                check=True, env=env, cwd=DBT_DIR,
+            )
+        return json.loads(manifest.read_text())
 
 
 class LayerTranslator(DagsterDbtTranslator):
@@ -50,10 +57,7 @@ class LayerTranslator(DagsterDbtTranslator):
         return spec
 
 
-ensure_manifest()
-
-
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=LayerTranslator(),
+@dbt_assets(manifest=load_manifest(), project=dbt_project, dagster_dbt_translator=LayerTranslator(),
             pool="lakehouse_duckdb_writer",
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30, backoff=dg.Backoff.EXPONENTIAL))
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
