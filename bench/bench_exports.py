@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from exports.contract import scores_path  # noqa: E402
+from lake.scores import scores_path  # noqa: E402
 from exports.exporter import export_partition, read_export  # noqa: E402
 from exports.fake import REASONS, partner_of, customer_ids, table_from_probabilities  # noqa: E402
 from exports.spec import load_specs  # noqa: E402

@@ -40,12 +40,12 @@ from features.sqlgen import shard_predicate  # noqa: E402
 # ----------------------------------------------------------------------------------------------- the lake
 def prepare_lake(lake: Path, customers: int, months: int, seed: int, family: str) -> None:
     """Simulated world -> bronze -> dbt staging + the feature models the family needs (reused when present)."""
-    from orchestration.config import LakeConfig
-    from orchestration.contracts import load_contracts
+    from lake.layout import LakeLayout
+    from lake.contracts import load_contracts
     from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE
     from orchestration.ingest.pipeline import ingest_table
 
-    cfg = LakeConfig(root=lake)
+    cfg = LakeLayout(root=lake)
     marker = lake / "_bench_staging.done"
     if not marker.exists():
         if not cfg.landing.exists():

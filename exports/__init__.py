@@ -5,7 +5,7 @@ Modules: ``contract`` (the scores table the exporter reads), ``spec`` (partner e
 folder / boto3 S3), ``exporter`` (write files then manifest; read back and verify), ``fake`` (fake
 scores for tests and benchmarks). See exports/README.md.
 """
-from exports.contract import (SCORES_COLUMNS, SCORES_SCHEMA, ScoresContractError, conform_scores_table, scores_path,
+from lake.scores import (SCORES_COLUMNS, SCORES_SCHEMA, ScoresContractError, conform_scores_table, scores_path,
                               validate_scores_schema)
 from exports.exporter import ExportError, ExportResult, export_partition, read_export
 from exports.spec import ExportSpec, SpecError, load_spec, load_specs

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from exports.contract import scores_path
+from lake.scores import scores_path
 from exports.exporter import ExportError, ExportVerificationError, export_partition, manifest_key, read_export
 from exports.spec import SPECS_DIR, SpecError, load_specs
 from exports.storage import StorageError, store_from_env

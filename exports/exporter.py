@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from exports.contract import scores_path, validate_scores_schema
+from lake.scores import scores_path, validate_scores_schema
 from exports.spec import EXPORTABLE_COLUMNS, ExportSpec
 from exports.storage import BucketNotFound, ObjectStore
 from exports.tokens import export_token_key, partner_key, token_key_id, token_sql

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exports.contract import SCORES_SCHEMA
+from lake.scores import SCORES_SCHEMA
 
 PARTNERS = ("PB01", "PB02", "PB03", "PB04")
 PARTNER_SHARES = (0.40, 0.30, 0.20, 0.10)

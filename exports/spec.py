@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from exports.contract import LABELS, SCORES_SCHEMA
+from lake.scores import LABELS, SCORES_SCHEMA
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from exports.contract import lake_root
+from lake.layout import lake_root
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 

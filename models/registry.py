@@ -48,8 +48,10 @@ class RegistryError(RuntimeError):
 
 
 def default_root() -> Path:
-    """``$LAKE_ROOT/models`` (``./data/models`` when LAKE_ROOT is unset)."""
-    return Path(os.environ.get("LAKE_ROOT", "data")).resolve() / "models"
+    """The lake's registry (``LakeLayout.registry`` of LAKE_ROOT), the one the pipeline and dashboards use."""
+    from lake.layout import LakeLayout
+
+    return LakeLayout.from_env().registry
 
 
 def _now() -> str:

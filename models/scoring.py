@@ -6,8 +6,8 @@ from the strategy, or given), the top-3 reason descriptions (SHAP for LightGBM, 
 best bin for scorecards), and the strategy's decision and recommended limit. Everything is
 vectorised; reason codes are computed in row chunks.
 
-The output has exactly the columns of :data:`SCORES_SCHEMA` (the seam with the partner exports;
-``exports/contract.py`` holds the same schema), in that order, with these pandas dtypes:
+The output has exactly the columns of :data:`SCORES_SCHEMA` (the seam with the partner exports,
+declared in ``lake/scores.py``), in that order, with these pandas dtypes:
 ``business_date`` date32[pyarrow], strings ``string``, ``probability`` / ``recommended_limit``
 float64, ``score`` int32. ``scores_to_arrow`` gives the pyarrow table with the exact schema.
 """
@@ -20,27 +20,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lake.scores import LABELS, SCORES_COLUMNS, SCORES_SCHEMA
 from models.scorecard import probability_to_points
 
-LABELS = ("a_card", "b_card", "c_card", "fraud")
 
-SCORES_SCHEMA = pa.schema([
-    pa.field("business_date", pa.date32(), nullable=False),
-    pa.field("customer_id", pa.string(), nullable=False),
-    pa.field("partner_id", pa.string(), nullable=False),
-    pa.field("label", pa.string(), nullable=False),
-    pa.field("model_name", pa.string(), nullable=False),
-    pa.field("model_version", pa.string(), nullable=False),
-    pa.field("probability", pa.float64(), nullable=False),
-    pa.field("score", pa.int32(), nullable=False),
-    pa.field("grade", pa.string(), nullable=False),
-    pa.field("reason_1", pa.string()),
-    pa.field("reason_2", pa.string()),
-    pa.field("reason_3", pa.string()),
-    pa.field("decision", pa.string()),
-    pa.field("recommended_limit", pa.float64()),
-])
-SCORES_COLUMNS = tuple(SCORES_SCHEMA.names)
 SCORES_DTYPES = {
     "business_date": pd.ArrowDtype(pa.date32()),
     "customer_id": "string", "partner_id": "string", "label": "string", "model_name": "string",

@@ -3,8 +3,8 @@ import hashlib
 
 import dagster as dg
 
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from orchestration.ingest.pipeline import ingested_files
 from orchestration.resources import LakeResource
 
@@ -29,7 +29,7 @@ daily_analytics_schedule = dg.ScheduleDefinition(
 )
 
 
-def pending_files(lake: LakeConfig) -> dict[str, list[str]]:
+def pending_files(lake: LakeLayout) -> dict[str, list[str]]:
     """Landing files per table that no committed ingest batch has taken yet (by path; content changes
     are caught by the ingest itself through the SHA-256)."""
     pending = {}

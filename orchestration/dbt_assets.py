@@ -13,7 +13,7 @@ import dagster as dg
 from filelock import FileLock
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.config import REPO_ROOT, LakeConfig
+from lake.layout import REPO_ROOT, LakeLayout
 from orchestration.resources import LakeResource
 
 DBT_DIR = REPO_ROOT / "dbt_project"
@@ -37,7 +37,7 @@ def load_manifest() -> dict:
         sources = [p for pattern in ("models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*", "*.yml")
                    for p in DBT_DIR.glob(pattern) if p.is_file()]
         if not (manifest.exists() and all(p.stat().st_mtime <= manifest.stat().st_mtime for p in sources)):
-            env = {**os.environ, "LAKE_ROOT": os.environ.get("LAKE_ROOT", str(LakeConfig.from_env().root))}
+            env = {**os.environ, "LAKE_ROOT": os.environ.get("LAKE_ROOT", str(LakeLayout.from_env().root))}
             subprocess.run(
                 [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR)],
                 check=True, env=env, cwd=DBT_DIR,

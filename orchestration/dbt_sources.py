@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import yaml
 
-from orchestration.config import REPO_ROOT
-from orchestration.contracts import Contract, load_contracts
+from lake.layout import REPO_ROOT
+from lake.contracts import Contract, load_contracts
 
 SOURCES_FILE = REPO_ROOT / "dbt_project" / "models" / "staging" / "_sources.yml"
-HEADER = "# GENERATED from orchestration/contracts/*.yaml by `python -m orchestration.dbt_sources`; do not edit.\n"
+HEADER = "# GENERATED from lake/contracts/*.yaml by `python -m orchestration.dbt_sources`; do not edit.\n"
 
 
 def _column(contract: Contract, col) -> dict:

@@ -5,9 +5,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from orchestration.automation import daily_analytics_job, daily_analytics_schedule, ingest_job, landing_sensor
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE, dbt_models
-from orchestration.export_assets import (BUSINESS_DATE_PARTITIONS, export_assets, export_jobs, export_resources,
+from orchestration.partitions import BUSINESS_DATE_PARTITIONS
+from orchestration.export_assets import (export_assets, export_jobs, export_resources,
                                          export_schedules)
 from orchestration.feature_assets import feature_assets, feature_checks
 from orchestration.ingest_assets import bronze_assets, landing_specs
@@ -48,7 +49,7 @@ def build_definitions(lake_root: str | None = None, selection: dg.AssetSelection
         schedules=[daily_analytics_schedule, *export_schedules],
         sensors=[landing_sensor],
         resources={
-            "lake": LakeResource(root=lake_root or str(LakeConfig.from_env().root)),
+            "lake": LakeResource(root=lake_root or str(LakeLayout.from_env().root)),
             "dbt": DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE),
             **export_resources,
         },

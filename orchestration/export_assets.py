@@ -15,15 +15,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from exports.contract import ScoresContractError
+from lake.scores import ScoresContractError
 from exports.exporter import ExportError, check_published, export_partition
 from exports.spec import ExportSpec, SpecError, load_specs
 from exports.storage import ObjectStore, store_from_env
+from orchestration.partitions import BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY
 from orchestration.resources import LakeResource
 
-#: Business dates are Asia/Shanghai days. The scoring asset imports this to share the partitions.
-BUSINESS_DATE_PARTITIONS = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="Asia/Shanghai")
-SCORES_ASSET_KEY = dg.AssetKey(["scores", "batch_scores"])
 EXPORTS_GROUP = "exports"
 
 

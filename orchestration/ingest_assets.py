@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.config import tokenisation_key
-from orchestration.contracts import Contract, load_contracts
+from lake.contracts import Contract, load_contracts
 from orchestration.ingest.pipeline import ingest_table
 from orchestration.resources import LakeResource
 

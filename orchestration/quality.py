@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from orchestration.contracts import Contract
+from lake.contracts import Contract
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parent / "expectations"
 

@@ -6,13 +6,13 @@ import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 
-from orchestration.config import REPO_ROOT, LakeConfig
-from orchestration.contracts import Contract, load_contracts
+from lake.layout import REPO_ROOT, LakeLayout
+from lake.contracts import Contract, load_contracts
 from orchestration.quality import contract_expectations, load_suite_file, validate
 from orchestration.resources import LakeResource
 
 
-def latest_batch(lake: LakeConfig, table: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def latest_batch(lake: LakeLayout, table: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The ingest-log rows and bronze rows of the table's most recent committed batch."""
     logs = sorted((lake.meta / "ingest_log" / table).glob("batch_*.parquet"))
     if not logs:
@@ -93,7 +93,7 @@ def layer_check(spec: dict) -> dg.AssetChecksDefinition:
                 description="Scores suite (orchestration/expectations/scores.yaml) on the run's business date, plus "
                             "score PSI per label against the previous scored date.")
 def scores_check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    from exports.contract import scores_path
+    from lake.scores import scores_path
     from models.metrics import psi
 
     cfg, suite = lake.config(), load_suite_file("scores")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -13,5 +13,5 @@ class LakeResource(dg.ConfigurableResource):
 
     root: str
 
-    def config(self) -> LakeConfig:
-        return LakeConfig(root=Path(self.root).resolve())
+    def config(self) -> LakeLayout:
+        return LakeLayout(root=Path(self.root).resolve())

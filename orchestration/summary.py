@@ -5,7 +5,7 @@ import json
 
 import duckdb
 
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 
 LAYER_ORDER = ["bronze", "quarantine", "staging", "marts", "features", "models", "scores", "exports", "ops"]
 
@@ -32,8 +32,8 @@ def quarantine_reasons(con: duckdb.DuckDBPyConnection, tables: list[str]) -> lis
     ).fetchall()
 
 
-def print_models_and_exports(lake: LakeConfig) -> None:
-    registry = lake.root / "models" / "registry"
+def print_models_and_exports(lake: LakeLayout) -> None:
+    registry = lake.registry
     champions = sorted(registry.glob("*/champion.json")) if registry.exists() else []
     if champions:
         print("\nchampion models (out-of-time):")
@@ -43,7 +43,7 @@ def print_models_and_exports(lake: LakeConfig) -> None:
             oracle = m.get("oracle_auc")
             print(f"  {m['label']:<8} {version} {m['model_type']:<9} AUC {m['auc_oot']:.3f}  KS {m['ks_oot']:.3f}  "
                   f"Gini {m['gini_oot']:.3f}  oracle AUC {'n/a' if oracle is None else format(oracle, '.3f')}")
-    manifests = sorted((lake.root / "exports").rglob("manifest.json")) if (lake.root / "exports").exists() else []
+    manifests = sorted(lake.exports.rglob("manifest.json")) if lake.exports.exists() else []
     if manifests:
         print("\npartner exports:")
         for path in manifests:
@@ -53,7 +53,7 @@ def print_models_and_exports(lake: LakeConfig) -> None:
 
 
 def main() -> None:
-    lake = LakeConfig.from_env()
+    lake = LakeLayout.from_env()
     if not lake.database.exists():
         raise SystemExit(f"No lakehouse at {lake.database}: run `make demo` (or `make materialize`) first.")
     landing_files = [p for p in lake.landing.rglob("*") if p.is_file()] if lake.landing.exists() else []
@@ -83,8 +83,8 @@ Where things are:
   bronze Parquet     : {lake.bronze}
   quarantine Parquet : {lake.quarantine}
   simulator truth    : {lake.truth}   (evaluation only)
-  model registry     : {lake.root / "models" / "registry"}
-  partner exports    : {lake.root / "exports"}   (laid out like the S3 bucket)
+  model registry     : {lake.registry}
+  partner exports    : {lake.exports}   (laid out like the S3 bucket)
 Next:
   Dagster UI         : make dev          (then open http://127.0.0.1:3000)
   Dashboards         : make dashboards   (then open http://127.0.0.1:8501)

@@ -1,4 +1,4 @@
-"""Source contracts (orchestration/contracts/*.yaml): the single definition of every landing
+"""Source contracts (lake/contracts/*.yaml): the single definition of every landing
 table's system, file format, columns (in order) and event-time column."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import yaml
 
-CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "orchestration" / "contracts"
+from lake.contracts import CONTRACTS_DIR
 
 ARROW_TYPES = {
     "varchar": pa.string(), "double": pa.float64(), "integer": pa.int32(),

@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock
 
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE
 from orchestration.ingest.pipeline import ingest_table
 
@@ -27,7 +27,7 @@ KEY = "test-key"
 NOW = datetime(2026, 10, 1, 12, 0, 0)
 
 
-def land_rows(lake: LakeConfig, table: str, rows: list[dict], name: str = "batch_1") -> Path:
+def land_rows(lake: LakeLayout, table: str, rows: list[dict], name: str = "batch_1") -> Path:
     """Write rows for `table` in the contract's landing format (missing columns left empty)."""
     contract = load_contracts()[table]
     folder = contract.landing_dir(lake.landing)
@@ -53,11 +53,11 @@ def land_rows(lake: LakeConfig, table: str, rows: list[dict], name: str = "batch
     return path
 
 
-def ingest_all(lake: LakeConfig) -> dict[str, object]:
+def ingest_all(lake: LakeLayout) -> dict[str, object]:
     return {t: ingest_table(c, lake, KEY, now=NOW, progress=lambda _: None) for t, c in load_contracts().items()}
 
 
-def run_dbt(lake: LakeConfig, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_dbt(lake: LakeLayout, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run dbt against this lake with private target/log folders, so tests can run in parallel."""
     env = {**os.environ, "LAKE_ROOT": str(lake.root), "DO_NOT_TRACK": "1"}
     work = lake.root / "_dbt"
@@ -69,7 +69,7 @@ def run_dbt(lake: LakeConfig, *args: str, check: bool = True) -> subprocess.Comp
     return proc
 
 
-def query(lake: LakeConfig, sql: str) -> list[tuple]:
+def query(lake: LakeLayout, sql: str) -> list[tuple]:
     con = duckdb.connect(str(lake.database), read_only=True)
     try:
         return con.execute(sql).fetchall()
@@ -77,7 +77,7 @@ def query(lake: LakeConfig, sql: str) -> list[tuple]:
         con.close()
 
 
-def run_graph(lake: LakeConfig, selection, partition_key: str | None = None, raise_on_error: bool = False):
+def run_graph(lake: LakeLayout, selection, partition_key: str | None = None, raise_on_error: bool = False):
     """Run the selected part of the real asset graph (with its checks) in-process against this lake."""
     import dagster as dg
 
@@ -89,7 +89,7 @@ def run_graph(lake: LakeConfig, selection, partition_key: str | None = None, rai
     return job.execute_in_process(partition_key=partition_key, raise_on_error=raise_on_error)
 
 
-def shared_lake(tmp_path_factory, name: str, build) -> LakeConfig:
+def shared_lake(tmp_path_factory, name: str, build) -> LakeLayout:
     """Build a lake once per test session even under pytest-xdist: workers share the parent of their base
     temp dirs, and a file lock makes the second worker wait for (and reuse) the first one's build."""
     base = tmp_path_factory.getbasetemp()
@@ -97,7 +97,7 @@ def shared_lake(tmp_path_factory, name: str, build) -> LakeConfig:
         base = base.parent
     root = base / name
     with FileLock(str(root) + ".lock"):
-        lake = LakeConfig(root=root / "lake")
+        lake = LakeLayout(root=root / "lake")
         if not (root / ".built").exists():
             shutil.rmtree(root, ignore_errors=True)
             build(lake)

@@ -5,8 +5,8 @@ import dagster as dg
 import duckdb
 
 from orchestration.automation import landing_sensor, pending_files
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from orchestration.ingest.pipeline import ingest_table
 from orchestration.resources import LakeResource
 from tests.lakehelpers import KEY, NOW, land_rows
@@ -17,13 +17,13 @@ def order(i: int, day: str) -> dict:
             "category": "books", "channel": "app", "payment_method": "balance"}
 
 
-def evaluate(lake: LakeConfig):
+def evaluate(lake: LakeLayout):
     context = dg.build_sensor_context(resources={"lake": LakeResource(root=str(lake.root))})
     return landing_sensor(context)
 
 
 def test_sensor_requests_ingest_of_tables_with_new_files_only(tmp_path):
-    lake = LakeConfig(root=tmp_path / "lake")
+    lake = LakeLayout(root=tmp_path / "lake")
     assert isinstance(evaluate(lake), dg.SkipReason)
     land_rows(lake, "orders", [order(1, "2026-09-01")], name="20260901")
     land_rows(lake, "customers", [{"customer_id": "C1", "national_id": "110101199001011234", "phone": "13800000001",
@@ -39,7 +39,7 @@ def test_sensor_requests_ingest_of_tables_with_new_files_only(tmp_path):
 
 
 def test_late_file_for_an_old_day_is_picked_up_once_without_duplicates(tmp_path):
-    lake = LakeConfig(root=tmp_path / "lake")
+    lake = LakeLayout(root=tmp_path / "lake")
     contract = load_contracts()["orders"]
     land_rows(lake, "orders", [order(i, "2026-09-02") for i in range(3)], name="20260902")
     ingest_table(contract, lake, KEY, now=NOW, progress=lambda _: None)

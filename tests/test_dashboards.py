@@ -23,8 +23,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from orchestration.config import REPO_ROOT, LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import REPO_ROOT, LakeLayout
+from lake.contracts import load_contracts
 from tests.lakehelpers import ingest_all, run_dbt, shared_lake
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is not available")
@@ -38,7 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PII_COLUMNS = {"customer_id", "name_token", "national_id_token", "phone_token", "bank_card_token", "counterparty_id"}
 
 
-def build(lake: LakeConfig) -> None:
+def build(lake: LakeLayout) -> None:
     simulator.generate_world(lake.landing, lake.truth, customers=1500, months=18, seed=5, log=None)
     needed = {"drawdowns", "repayment_schedule", "repayments", "fund_flows"}
     for table, contract in load_contracts().items():
@@ -49,11 +49,11 @@ def build(lake: LakeConfig) -> None:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeConfig:
+def lake(tmp_path_factory) -> LakeLayout:
     return shared_lake(tmp_path_factory, "dashboards_lake", build)
 
 
-def mart(lake: LakeConfig, sql: str) -> pd.DataFrame:
+def mart(lake: LakeLayout, sql: str) -> pd.DataFrame:
     """Independent read of the mart files (not through the app's code)."""
     con = duckdb.connect()
     for p in (lake.root / "marts").glob("*.parquet"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 from orchestration.dbt_sources import SOURCES_FILE, sources_yaml
 from tests.lakehelpers import ingest_all, land_rows, query, run_dbt
 
@@ -13,8 +13,8 @@ def test_generated_sources_are_in_sync_with_contracts():
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeConfig:
-    lake = LakeConfig(root=tmp_path_factory.mktemp("staging") / "lake")
+def lake(tmp_path_factory) -> LakeLayout:
+    lake = LakeLayout(root=tmp_path_factory.mktemp("staging") / "lake")
     land_rows(lake, "customers", [
         {"customer_id": "C1", "national_id": "110101199001011234", "phone": "13800000001", "birth_date": "1990-01-01",
          "registered_at": "2026-01-01 10:00:00", "gender": "F", "monthly_income": 8000},

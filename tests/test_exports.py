@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from exports.contract import SCORES_COLUMNS, ScoresContractError, conform_scores_table, scores_path, validate_scores_schema
+from lake.scores import SCORES_COLUMNS, ScoresContractError, conform_scores_table, scores_path, validate_scores_schema
 from exports.exporter import (ExportError, ExportVerificationError, check_published, export_partition, manifest_key,
                               partition_prefix, read_export)
 from exports.fake import fake_scores, write_scores

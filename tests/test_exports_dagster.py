@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from exports.contract import scores_path
+from lake.scores import scores_path
 from exports.fake import fake_scores, write_scores
 from exports.spec import load_specs
-from orchestration.export_assets import (BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY, ExportStorageResource, export_assets,
+from orchestration.partitions import BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY
+from orchestration.export_assets import (ExportStorageResource, export_assets,
                                          export_jobs, export_resources, export_schedules)
 from orchestration.resources import LakeResource
 from tests.s3server import all_keys, s3_bucket, s3_client, s3_server  # noqa: F401  (pytest fixtures)

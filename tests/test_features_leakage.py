@@ -20,8 +20,8 @@ import pytest
 
 from features.catalog import catalog
 from features.testing import shared_build
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from simulator import generate_world
 from tests.lakehelpers import ingest_all, run_dbt
 
@@ -30,7 +30,7 @@ SHUFFLE = ["customer_id", "loan_id", "line_id", "amount", "requested_limit", "ap
            "wifi_mac", "category", "mcc", "new_limit", "tradelines", "inquiries"]
 
 
-def _rewrite_bronze(src: LakeConfig, dst: LakeConfig, mode: str) -> None:
+def _rewrite_bronze(src: LakeLayout, dst: LakeLayout, mode: str) -> None:
     shutil.copytree(src.root, dst.root, ignore=shutil.ignore_patterns("lakehouse.duckdb*", "_dbt", "landing", "truth", "features"))
     contracts = load_contracts()
     con = duckdb.connect()
@@ -62,12 +62,12 @@ def _rewrite_bronze(src: LakeConfig, dst: LakeConfig, mode: str) -> None:
 
 
 def _build(root):
-    world = LakeConfig(root=root / "world")
+    world = LakeLayout(root=root / "world")
     generate_world(world.landing, world.truth, customers=500, months=8, seed=5)
     ingest_all(world)
     lakes = []
     for mode in ("truncate", "shuffle"):
-        lake = LakeConfig(root=root / mode)
+        lake = LakeLayout(root=root / mode)
         _rewrite_bronze(world, lake, mode)
         lakes.append(lake)
     with ThreadPoolExecutor(2) as pool:  # two dbt processes at once
@@ -80,10 +80,10 @@ def lakes(tmp_path_factory, worker_id):
     from tests.test_features_mart import _build as build_hand_lake
 
     root = shared_build(base, "features_leakage", _build, meanwhile=[("features_hand_lake", build_hand_lake)])
-    return LakeConfig(root=root / "truncate"), LakeConfig(root=root / "shuffle")
+    return LakeLayout(root=root / "truncate"), LakeLayout(root=root / "shuffle")
 
 
-def _frame(lake: LakeConfig, table: str):
+def _frame(lake: LakeLayout, table: str):
     con = duckdb.connect()
     try:
         return con.sql(f"SELECT * FROM read_parquet('{lake.root}/features/{table}.parquet') "

@@ -8,12 +8,12 @@ import pytest
 
 from features.catalog import catalog
 from features.testing import HAND_ROWS, shared_build
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 from tests.lakehelpers import ingest_all, land_rows, query, run_dbt
 
 
 def _build(root):
-    lake = LakeConfig(root=root)
+    lake = LakeLayout(root=root)
     for table, rows in HAND_ROWS.items():
         land_rows(lake, table, rows)
     ingest_all(lake)
@@ -21,11 +21,11 @@ def _build(root):
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, worker_id) -> LakeConfig:
+def lake(tmp_path_factory, worker_id) -> LakeLayout:
     base = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
     from tests.test_features_leakage import _build as build_leakage_lakes
 
-    return LakeConfig(root=shared_build(base, "features_hand_lake", _build,
+    return LakeLayout(root=shared_build(base, "features_hand_lake", _build,
                                         meanwhile=[("features_leakage", build_leakage_lakes)]))
 
 

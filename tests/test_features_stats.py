@@ -11,7 +11,7 @@ import pytest
 from features.catalog import catalog
 from features.stats import optbinning_iv, psi, quick_iv
 from features.testing import shared_build
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 from orchestration.feature_assets import MART_KEYS, feature_assets, feature_checks, feature_stats
 from orchestration.resources import LakeResource
 from tests.test_features_mart import _build
@@ -32,9 +32,9 @@ def test_psi_and_iv_behave():
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory, worker_id) -> LakeConfig:
+def lake(tmp_path_factory, worker_id) -> LakeLayout:
     base = tmp_path_factory.getbasetemp() if worker_id == "master" else tmp_path_factory.getbasetemp().parent
-    return LakeConfig(root=shared_build(base, "features_hand_lake", _build))
+    return LakeLayout(root=shared_build(base, "features_hand_lake", _build))
 
 
 def test_feature_stats_asset_and_check_on_the_hand_lake(lake):

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from orchestration.ingest.pipeline import ingest_table
 
 NOW = datetime(2026, 10, 1, 12, 0, 0)
@@ -39,11 +39,11 @@ def order(order_id: str, **overrides) -> dict:
 
 
 @pytest.fixture()
-def lake(tmp_path: Path) -> LakeConfig:
-    return LakeConfig(root=tmp_path / "lake")
+def lake(tmp_path: Path) -> LakeLayout:
+    return LakeLayout(root=tmp_path / "lake")
 
 
-def land(lake: LakeConfig, table: str, name: str, content: bytes | str) -> Path:
+def land(lake: LakeLayout, table: str, name: str, content: bytes | str) -> Path:
     contract = CONTRACTS[table]
     path = contract.landing_dir(lake.landing) / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,15 +51,15 @@ def land(lake: LakeConfig, table: str, name: str, content: bytes | str) -> Path:
     return path
 
 
-def ingest(lake: LakeConfig, table: str):
+def ingest(lake: LakeLayout, table: str):
     return ingest_table(CONTRACTS[table], lake, KEY, now=NOW, progress=lambda _: None)
 
 
-def bronze(lake: LakeConfig, table: str) -> list[dict]:
+def bronze(lake: LakeLayout, table: str) -> list[dict]:
     return pq.read_table(sorted((lake.bronze / table).glob("*.parquet"))).to_pylist()
 
 
-def quarantine(lake: LakeConfig, table: str) -> dict[int, str]:
+def quarantine(lake: LakeLayout, table: str) -> dict[int, str]:
     rows = pq.read_table(sorted((lake.quarantine / table).glob("*.parquet"))).to_pylist()
     return {r["_source_line"]: r["reason"] for r in rows}
 

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 from tests.lakehelpers import ingest_all, land_rows, query, run_dbt, shared_lake
 
 AS_OF = "2026-09-30"
@@ -74,7 +74,7 @@ FLOWS = [  # flow, loan, days after drawdown, amount, mcc
 ]
 
 
-def build(lake: LakeConfig) -> None:
+def build(lake: LakeLayout) -> None:
     land_rows(lake, "drawdowns", [
         {"loan_id": l, "line_id": "LN" + l, "customer_id": "C" + l, "drawdown_at": f"{d} 10:00:00", "amount": p,
          "term_months": t, "annual_rate": r, "declared_purpose": pur, "partner_id": "PB01", "product": prod,
@@ -97,7 +97,7 @@ def build(lake: LakeConfig) -> None:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeConfig:
+def lake(tmp_path_factory) -> LakeLayout:
     return shared_lake(tmp_path_factory, "marts_hand_lake", build)
 
 

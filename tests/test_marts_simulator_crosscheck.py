@@ -13,8 +13,8 @@ import shutil
 
 import pytest
 
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from tests.lakehelpers import ingest_all, query, run_dbt, shared_lake
 
 simulator = pytest.importorskip("simulator", reason="the simulator package is not available")
@@ -22,7 +22,7 @@ simulator = pytest.importorskip("simulator", reason="the simulator package is no
 NEEDED = {"drawdowns", "repayment_schedule", "repayments", "fund_flows"}
 
 
-def build(lake: LakeConfig) -> None:
+def build(lake: LakeLayout) -> None:
     simulator.generate_world(lake.landing, lake.truth, customers=2500, months=24, seed=11, log=None)
     for table, contract in load_contracts().items():  # the other sources are not needed by these marts
         if table not in NEEDED:
@@ -33,11 +33,11 @@ def build(lake: LakeConfig) -> None:
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeConfig:
+def lake(tmp_path_factory) -> LakeLayout:
     return shared_lake(tmp_path_factory, "marts_crosscheck_lake", build)
 
 
-def truth_join(lake: LakeConfig, sql: str) -> list[tuple]:
+def truth_join(lake: LakeLayout, sql: str) -> list[tuple]:
     return query(lake, sql.replace("TRUTH", f"read_parquet('{lake.truth / 'loans_truth.parquet'}')"))
 
 

@@ -8,8 +8,8 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from exports.contract import SCORES_COLUMNS, scores_path
-from orchestration.config import LakeConfig
+from lake.scores import SCORES_COLUMNS, scores_path
+from lake.layout import LakeLayout
 from orchestration.definitions import unpartitioned as UNPARTITIONED
 from simulator import generate_world
 from tests.lakehelpers import run_graph
@@ -18,8 +18,8 @@ BUSINESS_DATE = "2026-09-30"
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeConfig:
-    lake = LakeConfig(root=tmp_path_factory.mktemp("models") / "lake")
+def lake(tmp_path_factory) -> LakeLayout:
+    lake = LakeLayout(root=tmp_path_factory.mktemp("models") / "lake")
     generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
     selection = UNPARTITIONED - dg.AssetSelection.groups("models") | dg.AssetSelection.assets(["models", "a_card"])
     result = run_graph(lake, selection)
@@ -27,7 +27,7 @@ def lake(tmp_path_factory) -> LakeConfig:
     return lake
 
 
-def registry_dir(lake: LakeConfig):
+def registry_dir(lake: LakeLayout):
     return lake.root / "models" / "registry" / "a_card"
 
 

@@ -81,7 +81,7 @@ def test_scores_match_the_contract(setup, label):
 
 
 def test_scores_match_the_exporters_contract_when_present(setup):
-    contract = pytest.importorskip("exports.contract")
+    contract = pytest.importorskip("lake.scores")
     df, reg, strategy = setup
     assert SCORES_SCHEMA.remove_metadata().equals(contract.SCORES_SCHEMA.remove_metadata())
     scores = score_frame(df.head(50), reg.load("a_card"), "2026-10-01", strategy=strategy)

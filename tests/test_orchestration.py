@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from orchestration.config import LakeConfig
+from lake.layout import LakeLayout
 from orchestration.definitions import defs
 from orchestration.resources import LakeResource
 from tests.lakehelpers import land_rows, query, run_graph
@@ -39,14 +39,14 @@ def customer(i: int, **extra) -> dict:
     return row
 
 
-def run_everything(lake: LakeConfig) -> dg.ExecuteInProcessResult:
+def run_everything(lake: LakeLayout) -> dg.ExecuteInProcessResult:
     """Ingest and staging: a customers-only lake has no loans for marts, features or models."""
     return run_graph(lake, dg.AssetSelection.groups("bronze", "staging"))
 
 
 @pytest.mark.parametrize("bad_share", [0.0, 0.5])
 def test_bad_delivery_blocks_downstream(tmp_path, bad_share):
-    lake = LakeConfig(root=tmp_path / "lake")
+    lake = LakeLayout(root=tmp_path / "lake")
     n_bad = int(10 * bad_share)
     rows = [customer(i) for i in range(10 - n_bad)] + [customer(100 + i, birth_date="not a date") for i in range(n_bad)]
     land_rows(lake, "customers", rows)
@@ -73,7 +73,7 @@ def test_feature_range_check_fails_on_an_impossible_share(tmp_path):
 
     from orchestration.quality_checks import feature_table_check
 
-    lake = LakeConfig(root=tmp_path / "lake")
+    lake = LakeLayout(root=tmp_path / "lake")
     (lake.root / "features").mkdir(parents=True)
     good = {"obs_id": [1, 2], "ecom_cnt_7d": [0, 3], "ecom_cat_groceries_shr_cnt_7d": [0.0, 0.5]}
     check = feature_table_check("feat_ecom")

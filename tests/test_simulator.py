@@ -20,7 +20,7 @@ from simulator.contracts import load_contracts
 from simulator.mess import KINDS, inject_mess
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACTS = load_contracts(ROOT / "orchestration" / "contracts")
+CONTRACTS = load_contracts(ROOT / "lake" / "contracts")
 END = "2026-09-30"
 TS_RE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}$"

@@ -9,8 +9,8 @@ import dagster as dg
 
 import pytest
 
-from orchestration.config import LakeConfig
-from orchestration.contracts import load_contracts
+from lake.layout import LakeLayout
+from lake.contracts import load_contracts
 from orchestration.definitions import unpartitioned as UNPARTITIONED
 from simulator import generate_world
 from tests.lakehelpers import query, run_graph
@@ -18,7 +18,7 @@ from tests.lakehelpers import query, run_graph
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    lake = LakeConfig(root=tmp_path_factory.mktemp("world") / "lake")
+    lake = LakeLayout(root=tmp_path_factory.mktemp("world") / "lake")
     generate_world(lake.landing, lake.truth, customers=600, months=8, seed=11)
     # An 8-month world has too few matured loans to train on: models are tested in test_model_assets.
     first = run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models"))

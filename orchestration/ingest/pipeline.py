@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from orchestration.config import LakeConfig
-from orchestration.contracts import Contract
+from lake.layout import LakeLayout
+from lake.contracts import Contract
 from orchestration.ingest.readers import JSON_TEXT, LINE, UnreadableFile, extract_json_batch, read_landed_file
 from orchestration.ingest.validate import validation_sql
 
@@ -87,11 +87,11 @@ LOG_SCHEMA = pa.schema([
 ])
 
 
-def _log_dir(lake: LakeConfig, table: str) -> Path:
+def _log_dir(lake: LakeLayout, table: str) -> Path:
     return lake.meta / "ingest_log" / table
 
 
-def ingested_files(lake: LakeConfig, table: str) -> set[tuple[str, str]]:
+def ingested_files(lake: LakeLayout, table: str) -> set[tuple[str, str]]:
     logs = sorted(_log_dir(lake, table).glob("batch_*.parquet"))
     if not logs:
         return set()
@@ -99,7 +99,7 @@ def ingested_files(lake: LakeConfig, table: str) -> set[tuple[str, str]]:
     return {(r["file"], r["sha256"]) for r in done}
 
 
-def _remove_orphans(lake: LakeConfig, table: str) -> list[Path]:
+def _remove_orphans(lake: LakeLayout, table: str) -> list[Path]:
     """Drop bronze / quarantine batch files of batches that never committed their log."""
     committed = {p.stem for p in _log_dir(lake, table).glob("batch_*.parquet")}
     removed = []
@@ -129,7 +129,7 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _existing_keys_sql(lake: LakeConfig, contract: Contract) -> str | None:
+def _existing_keys_sql(lake: LakeLayout, contract: Contract) -> str | None:
     files = sorted((lake.bronze / contract.table).glob("batch_*.parquet"))
     if not files:
         return None
@@ -140,7 +140,7 @@ def _existing_keys_sql(lake: LakeConfig, contract: Contract) -> str | None:
 
 def ingest_table(
     contract: Contract,
-    lake: LakeConfig,
+    lake: LakeLayout,
     token_key: str,
     now: datetime | None = None,
     progress: Callable[[str], None] = log.info,
@@ -295,7 +295,7 @@ def _with_unparsed(rejected: pa.Table, unparsed: list[dict], contract: Contract)
     return pa.concat_tables([rejected, extra.cast(schema)])
 
 
-def _ensure_schema_file(lake: LakeConfig, contract: Contract) -> None:
+def _ensure_schema_file(lake: LakeLayout, contract: Contract) -> None:
     folder = lake.bronze / contract.table
     if not any(folder.glob("*.parquet")):
         _write_atomic(bronze_schema(contract).empty_table(), folder / SCHEMA_FILE)

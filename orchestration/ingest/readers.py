@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from orchestration.contracts import Contract
+from lake.contracts import Contract
 
 LINE = "_source_line"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from orchestration.contracts import Column, Contract
+from lake.contracts import Column, Contract
 
 # Timestamps are local business time; allow a day of clock/time-zone skew before calling a value future.
 FUTURE_TOLERANCE = timedelta(days=1)

@@ -1,28 +1,38 @@
 """The scores-table contract: the seam between batch scoring (models) and partner exports.
 
-Batch scoring writes, per business date, one Parquet file at
-``<LAKE_ROOT>/scores/business_date=YYYY-MM-DD/scores.parquet`` with one row per scored customer per
-label and exactly the columns of ``SCORES_SCHEMA`` (declared once in ``models.scoring``). Both sides
-check tables with ``validate_scores_schema`` / ``conform_scores_table`` from here.
+Batch scoring writes, per business date, one Parquet file at ``LakeLayout.scores_file(date)`` with one
+row per scored customer per label and exactly the columns of ``SCORES_SCHEMA`` (declared here, once).
+Both sides check tables with ``validate_scores_schema`` / ``conform_scores_table`` from here.
 """
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
-# Canonical schema (column order included): business_date, customer_id (internal, never exported),
-# partner_id, label, model_name, model_version, probability, score, grade, reason_1..3, decision,
-# recommended_limit. Exports sit downstream of scoring, so they take the schema from it.
-from models.scoring import SCORES_SCHEMA
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from lake.layout import LakeLayout
 
 LABELS = ("a_card", "b_card", "c_card", "fraud")
 GRADES = ("A", "B", "C", "D", "E")
 
+# Canonical schema (column order included): customer_id is internal and never exported.
+SCORES_SCHEMA = pa.schema([
+    pa.field("business_date", pa.date32(), nullable=False),
+    pa.field("customer_id", pa.string(), nullable=False),
+    pa.field("partner_id", pa.string(), nullable=False),
+    pa.field("label", pa.string(), nullable=False),
+    pa.field("model_name", pa.string(), nullable=False),
+    pa.field("model_version", pa.string(), nullable=False),
+    pa.field("probability", pa.float64(), nullable=False),
+    pa.field("score", pa.int32(), nullable=False),
+    pa.field("grade", pa.string(), nullable=False),
+    pa.field("reason_1", pa.string()),
+    pa.field("reason_2", pa.string()),
+    pa.field("reason_3", pa.string()),
+    pa.field("decision", pa.string()),
+    pa.field("recommended_limit", pa.float64()),
+])
 SCORES_COLUMNS = tuple(SCORES_SCHEMA.names)
 
 # Type families accepted on read (a writer may use int64 for score or large_string for text).
@@ -49,15 +59,10 @@ class ScoresContractError(ValueError):
     """A scores table does not match the scores contract."""
 
 
-def lake_root() -> Path:
-    return Path(os.environ.get("LAKE_ROOT", REPO_ROOT / "data")).resolve()
-
-
 def scores_path(business_date: date | str, root: Path | str | None = None) -> Path:
-    """Where batch scoring writes the scores table of one business date."""
-    d = business_date.isoformat() if isinstance(business_date, date) else str(business_date)
-    date.fromisoformat(d)  # reject anything but YYYY-MM-DD
-    return Path(root or lake_root()) / "scores" / f"business_date={d}" / "scores.parquet"
+    """Where batch scoring writes the scores table of one business date (default lake: LAKE_ROOT)."""
+    layout = LakeLayout(Path(root)) if root is not None else LakeLayout.from_env()
+    return layout.scores_file(business_date)
 
 
 def schema_problems(schema: pa.Schema) -> list[str]:

@@ -1,0 +1,53 @@
+"""What the models read from the lake: the model specs, the feature mart and the feature dictionary."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import yaml
+
+from features.catalog import KEY_COLUMNS, catalog
+from lake.layout import LakeLayout
+from models.registry import ModelRegistry
+
+SPECS_DIR = Path(__file__).resolve().parent / "specs"
+FEATURE_DICTIONARY = Path(__file__).resolve().parent.parent / "features" / "docs" / "feature_dictionary.csv"
+
+
+class ModelDataError(ValueError):
+    """The lake does not hold what a model step needs (too few labels, a missing feature, ...)."""
+
+
+@lru_cache(maxsize=1)
+def model_specs() -> dict:
+    """Which models are trained on the feature mart (models/specs/model_specs.yaml)."""
+    return yaml.safe_load((SPECS_DIR / "model_specs.yaml").read_text())
+
+
+def lake_registry(layout: LakeLayout) -> ModelRegistry:
+    return ModelRegistry(layout.registry)
+
+
+@lru_cache(maxsize=1)
+def feature_dictionary() -> dict[str, str]:
+    table = pd.read_csv(FEATURE_DICTIONARY, usecols=["name", "description"])
+    return dict(zip(table["name"], table["description"]))
+
+
+def load_features(layout: LakeLayout, obs: pd.DataFrame) -> pd.DataFrame:
+    """Every family table's features for the given observations, one row per obs_id (same order).
+    Families are read one at a time with a semi-join, so only the needed rows are materialised."""
+    con = duckdb.connect()
+    con.register("wanted", obs[["obs_id"]])
+    frames = [obs.reset_index(drop=True)]
+    for table in catalog().tables:
+        path = layout.feature_table(table)
+        part = con.sql(f"SELECT f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')}) "
+                       f"FROM read_parquet('{path.as_posix()}') f SEMI JOIN wanted USING (obs_id)").df()
+        part = part.set_index("obs_id").reindex(obs["obs_id"].to_numpy())
+        num = part.select_dtypes(include=["number", "bool"]).columns
+        part[num] = part[num].astype("float32")  # halves memory of thousands of columns
+        frames.append(part.reset_index(drop=True))
+    return pd.concat(frames, axis=1)
