@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,8 +19,8 @@ from typing import Callable
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from lake import storage
 from lake.layout import LakeLayout
 from lake.contracts import Contract
 from orchestration.ingest.readers import JSON_TEXT, LINE, UnreadableFile, extract_json_batch, read_landed_file
@@ -95,7 +94,7 @@ def ingested_files(lake: LakeLayout, table: str) -> set[tuple[str, str]]:
     logs = sorted(_log_dir(lake, table).glob("batch_*.parquet"))
     if not logs:
         return set()
-    done = pq.read_table(logs, columns=["file", "sha256"]).to_pylist()
+    done = pa.concat_tables([storage.read_parquet(p, columns=["file", "sha256"]) for p in logs]).to_pylist()
     return {(r["file"], r["sha256"]) for r in done}
 
 
@@ -115,10 +114,7 @@ def _remove_orphans(lake: LakeLayout, table: str) -> list[Path]:
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    storage.write_parquet(table, path, compression="zstd")
 
 
 def _sha256(path: Path) -> str:
@@ -133,7 +129,7 @@ def _existing_keys_sql(lake: LakeLayout, contract: Contract) -> str | None:
     files = sorted((lake.bronze / contract.table).glob("batch_*.parquet"))
     if not files:
         return None
-    listing = ", ".join(f"'{f.as_posix()}'" for f in files)
+    listing = ", ".join(storage.sql_string(f) for f in files)
     keys = ", ".join(f'"{k}"' for k in contract.primary_key)
     return f"SELECT {keys} FROM read_parquet([{listing}])"
 
@@ -181,7 +177,7 @@ def ingest_table(
             rows = rows.select(contract.column_names + [LINE])
         rows = rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string()))
         # Arrival order (file modification time) decides which copy of a repeated key is the original.
-        parts.append(rows.append_column(ARRIVAL, pa.array(np.full(rows.num_rows, path.stat().st_mtime_ns), pa.int64())))
+        parts.append(rows.append_column(ARRIVAL, pa.array(np.full(rows.num_rows, storage.mtime_ns(path)), pa.int64())))
         results.append(res)
         if i % 100 == 0:
             progress(f"{contract.table}: read {i}/{len(paths)} files")
@@ -196,7 +192,7 @@ def ingest_table(
 
     # Unique even when `now` is pinned (tests, replays): wall clock plus a random suffix.
     batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
-    con = duckdb.connect()
+    con = storage.connect(lake.root)
     con.register("raw", _concat_as_text(parts, contract))
     checked = con.sql(
         validation_sql(contract, token_key, now, _existing_keys_sql(lake, contract))
