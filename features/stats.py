@@ -55,13 +55,15 @@ group by a.application_id
 """
 
 
-def acard_labels(database: Path, mob_months: int = 6) -> pa.Table:
+def acard_labels(database: Path, mob_months: int = 6, lake_root=None) -> pa.Table:
     """application_id, label (1 = bad), loans; empty when the lake has no matured loans (or no tables yet)."""
     empty = pa.table({"application_id": pa.array([], pa.string()), "label": pa.array([], pa.int32()),
                       "loans": pa.array([], pa.int64())})
     if not Path(database).exists():
         return empty
-    con = duckdb.connect(str(database), read_only=True)
+    # the catalog's views may point at S3: open it with the lake's filesystem registered
+    con = storage.connect(lake_root, database, read_only=True) if lake_root is not None else duckdb.connect(
+        str(database), read_only=True)
     try:
         return con.sql(LABEL_SQL.format(mob=int(mob_months))).to_arrow_table()
     except duckdb.CatalogException:
@@ -145,7 +147,7 @@ def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_0
     con.execute("CREATE TABLE spine AS SELECT obs_id, obs_month, is_application, application_id "
                 f"FROM read_parquet({storage.sql_string(layout.feature_spine)})").fetchall()
     n_spine = con.execute("SELECT count(*) FROM spine").fetchall()[0][0]
-    labels = acard_labels(layout.database, int(settings.get("label_mob_months", 6)))
+    labels = acard_labels(layout.database, int(settings.get("label_mob_months", 6)), layout.root)
     con.register("labels_in", labels)
     con.execute("CREATE TABLE labels AS SELECT s.obs_id, l.label FROM spine s JOIN labels_in l USING (application_id) "
                 "WHERE s.is_application").fetchall()
