@@ -70,14 +70,14 @@ def main() -> None:
         prepare_manifest()
         bucket = f"bench-{uuid.uuid4().hex[:10]}"
         boto3.client("s3").create_bucket(Bucket=bucket)
-        world = work / "world"
-        generate_world(world / "landing", world / "truth", customers=args.customers, months=args.months,
+        world = LakeLayout(root=work / "world")  # generated locally, then uploaded
+        generate_world(world.landing, world.truth, customers=args.customers, months=args.months,
                        seed=args.seed, log=None)
         local = LakeLayout(root=work / "local_lake")
-        shutil.copytree(world / "landing", local.landing)
+        shutil.copytree(world.landing, local.landing)
         remote = LakeLayout.at(f"s3://{bucket}/bench")
         t = time.perf_counter()
-        files = storage.put_folder(world / "landing", remote.landing)
+        files = storage.put_folder(world.landing, remote.landing)
         upload_s = time.perf_counter() - t
         selection = unpartitioned - dg.AssetSelection.groups("models")
         out = {"customers": args.customers, "months": args.months, "landing_files": files,

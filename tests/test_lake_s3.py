@@ -48,13 +48,13 @@ def lakes(s3_server, tmp_path_factory):  # noqa: F811
         bucket = f"lake-{uuid.uuid4().hex[:12]}"
         s3_server.client().create_bucket(Bucket=bucket)
 
-        world = base / "world"
-        simulator.generate_world(world / "landing", world / "truth", customers=CUSTOMERS, months=MONTHS, seed=SEED,
+        world = LakeLayout(root=base / "world")  # generated locally, then uploaded
+        simulator.generate_world(world.landing, world.truth, customers=CUSTOMERS, months=MONTHS, seed=SEED,
                                  log=None)
         local = LakeLayout(root=base / "local_lake")
-        shutil.copytree(world / "landing", local.landing)
+        shutil.copytree(world.landing, local.landing)
         remote = LakeLayout.at(f"s3://{bucket}/risk")
-        assert storage.put_folder(world / "landing", remote.landing) > 100
+        assert storage.put_folder(world.landing, remote.landing) > 100
 
         results = {name: run_graph(lake, _graph_selection()) for name, lake in (("local", local), ("s3", remote))}
         yield local, remote, results, mp
@@ -139,4 +139,8 @@ def test_dashboards_render_from_the_s3_lake(lakes):
         page.run()
         assert not page.exception, (module, [e.value for e in page.exception])
         assert page.dataframe, module
+    # models are not trained on an S3 lake yet: the page says so instead of failing
+    page = AppTest.from_string("from dashboards.page_modules.models import render\nrender()", default_timeout=120)
+    page.run()
+    assert not page.exception and any("No model registry" in i.value for i in page.info)
     mp.delenv("LAKE_ROOT")
