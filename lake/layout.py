@@ -117,6 +117,10 @@ class LakeLayout:
     def registry(self) -> Path:
         return self.root / "models" / "registry"
 
+    def model_monitoring_dir(self, label: str, version: str) -> Path:
+        # backfilled scores of past month-ends and the monitoring tables of one model version
+        return self.root / "models" / "monitoring" / label / version
+
     @property
     def scores(self) -> Path:
         return self.root / "scores"

@@ -202,6 +202,11 @@ def payments(p, L, S) -> tuple[dict, dict]:
         length=np.concatenate([delay[late], ep_len_default]),
         cured=np.concatenate([np.ones(late.sum(), bool), L["cured"][dl]]),
     )
+    # for the truth oracle (simulator/oracle.py): which schedule rows were paid late, and when a
+    # prepaid loan was settled; no random draw depends on these
+    episodes["late_row"] = np.flatnonzero(late)
+    episodes["prepay_t"] = np.full(nl, np.iinfo(np.int64).max // 2)
+    episodes["prepay_t"][pj] = t_pre
     return pays, episodes
 
 
