@@ -11,7 +11,8 @@ prepayments, cures, collection-call results). The fate of a loan (simulate_fate)
   (25 %, rings 5 %) or never;
 * installment k-1 of a defaulting loan is paid late with probability 0.35, any other with the loan's p_late;
   a late payment comes 1-20 days after its due date (geometric(0.25), capped at 20);
-* collection calls answer with weights that depend on whether the episode will be cured.
+* collection calls answer with weights that depend on whether the episode will be cured; 30 % of the
+  defaults that never cure make a partial payment 5-60 days after the due date.
 
 Each label's event is measured as the labels mart measures it (``dbt_project/models/labels/labels.sql``):
 
@@ -38,6 +39,7 @@ P_LATE_BEFORE_DEFAULT = 0.35
 LATE_CONTINUE = 0.75  # P(delay > x) = 0.75**x for a geometric(0.25) delay, capped at MAX_DELAY
 MAX_DELAY = 20
 CURE_P_RING, CURE_P = 0.05, 0.25
+PARTIAL_P = 0.30
 CHUNK = 400_000
 
 
@@ -208,11 +210,16 @@ def month_end_oracle(p, c, lines, L, S, episodes, C, L_cand, cut) -> pa.Table:
         hit = _hit_in_window(due, d, w_end, cure_p)
         b = (post * hit).sum(axis=1) / np.maximum(post.sum(axis=1) + post_none, 1e-300)
         b = np.where(defaulted_by_d | prepaid | (dpd > 0), 0.0, b)
+        # an open default (the marts may still call the customer current, e.g. after a recovery payment cleared
+        # the oldest installment): DPD >= 30 at a window month-end unless it is cured first
+        e_first = np.maximum(month_end_day(_month(dk + 30)), month_end_day(md + 1))
+        b_open = (e_first <= w_end) * (1 - cure_p * _cure_by(e_first - dk) / np.maximum(1 - _cure_by(d - dk), 1e-12))
+        b = np.where(def_open, np.clip(b_open, 0, 1), b)
 
         # ---- C: an installment unpaid at d with DPD 1-30: a default (rolls) or a late payment (gets paid)?
         ju = np.maximum(j_unpaid, 1)
         x = dpd
-        is_c = (j_unpaid >= 1) & (x >= 1) & (x <= 30)
+        is_c = (j_unpaid >= 1) & (x >= 1)  # x > 30 only where the marts' DPD differs from the simulator's
         p_def = prior[rows, ju - 1]
         late_prev = (ju >= 2) & np.isin(l_rep * 16 + ju - 1, late_key)
         lik_prev_def = np.where(ju >= 2, np.where(late_prev, P_LATE_BEFORE_DEFAULT, 1 - P_LATE_BEFORE_DEFAULT), 1.0)
@@ -233,9 +240,13 @@ def month_end_oracle(p, c, lines, L, S, episodes, C, L_cand, cut) -> pa.Table:
         r_u = cum_u[a_hi] - cum_u[a_lo]
         ref = np.maximum(r_c, r_u)
         e_c, e_u = np.exp(r_c - ref), np.exp(r_u - ref)
-        s1 = s_late * e_c
-        s2 = s_def * cure_p * e_c
-        s3 = s_def * (1 - cure_p) * e_u
+        # a partial payment that leaves the installment unpaid comes only from a default that never cures
+        # (30 %, 5-60 days after the due date)
+        partial_seen = episodes["partial_t"][l_rep] < T
+        p_partial_by_d = PARTIAL_P * np.clip(x - 4, 0, 56) / 56.0
+        s1 = s_late * e_c * ~partial_seen
+        s2 = s_def * cure_p * e_c * ~partial_seen
+        s3 = s_def * (1 - cure_p) * e_u * np.where(partial_seen, p_partial_by_d, 1 - p_partial_by_d)
         e_next = month_end_day(md + 1)
         gap = e_next - due_u
         roll_if_cured = np.where(gap >= 31, (1 - _cure_by(gap)) / np.maximum(1 - _cure_by(x), 1e-12), 0.0)
@@ -265,13 +276,14 @@ def month_end_oracle(p, c, lines, L, S, episodes, C, L_cand, cut) -> pa.Table:
     keep = has_loan
     uniq, cust_dpd, p_b, p_c = uniq[keep], cust_dpd[keep], p_b[keep], p_c[keep]
     cust, md = uniq // 10_000, uniq % 10_000
-    is_b, is_c = cust_dpd == 0, (cust_dpd >= 1) & (cust_dpd <= 30)
     return pa.table({
         "customer_id": c["customer_id"].take(pa.array(cust)),
         "month_end": pa.array(month_end_day(md).astype(np.int32), type=pa.int32()).cast(pa.date32()),
         "dpd": pa.array(cust_dpd.astype(np.int32)),
-        "p_b_card": pa.array(p_b, mask=~is_b),
-        "p_c_card": pa.array(p_c, mask=~is_c),
+        # given for every row: the labels mart decides the population from the ingested data, which can
+        # differ from the simulator's state in rare cases (dpd says which state the simulator was in)
+        "p_b_card": pa.array(p_b),
+        "p_c_card": pa.array(p_c),
     })
 
 
