@@ -192,3 +192,37 @@ def champion_summary(layout: LakeLayout) -> dict:
             out[label] = {"champion": champ, **{k: v for k, v in reg.metrics(label, champ).items()
                                                  if k in ("model_type", "auc_oot", "ks_oot", "gini_oot", "oracle_auc")}}
     return out
+
+
+def oracle_bound(layout: LakeLayout, label: str, version: str = "champion", n_boot: int = 400,
+                 seed: int = 0) -> dict:
+    """EVALUATION ONLY: does a registered model beat the true oracle on its own OOT rows?
+
+    Re-scores the version's OOT window (the labelled observations from its ``oot_start``) and returns the
+    model's and the oracle's AUC on exactly those rows, and a paired bootstrap of the difference
+    (model - oracle): an honest oracle leaves the difference's confidence interval touching or below 0."""
+    from models.metrics import auc
+
+    reg = lake_registry(layout)
+    model = reg.load(label, version)
+    specs = model_specs()
+    obs = training_observations(layout, specs["labels"][label], specs["defaults"])
+    oot_start = pd.to_datetime((model.metrics.get("split") or {}).get("oot_start"))
+    obs = obs[pd.to_datetime(obs["obs_month"]) >= oot_start].reset_index(drop=True)
+    oracle = oracle_probability(layout, obs, label)
+    if oracle is None or oracle.isna().any():
+        raise ModelDataError(f"{label}: the lake has no complete true oracle for its OOT rows")
+    frame = load_features(layout, obs, columns=model.features)
+    y = obs["target"].to_numpy(dtype=int)
+    p_model = np.asarray(model.predict_proba(frame), dtype=float)
+    p_oracle = oracle.to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            diffs.append(auc(y[i], p_model[i]) - auc(y[i], p_oracle[i]))
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    return {"label": label, "version": model.version, "model_type": model.model_type, "n_oot": len(y),
+            "bads_oot": int(y.sum()), "auc_model": auc(y, p_model), "auc_oracle": auc(y, p_oracle),
+            "diff_ci": (float(lo), float(hi))}
