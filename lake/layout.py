@@ -157,7 +157,7 @@ class LakeLayout:
     def registry(self) -> LakePath:
         return self.root / "models" / "registry"
 
-    def model_monitoring_dir(self, label: str, version: str) -> Path:
+    def model_monitoring_dir(self, label: str, version: str) -> LakePath:
         # backfilled scores of past month-ends and the monitoring tables of one model version
         return self.root / "models" / "monitoring" / label / version
 
