@@ -54,21 +54,21 @@ def curve_rows(root: Path, customers: int) -> list[dict]:
             rows.append({"customers": customers, "label": label, "model_type": model_type, "version": m["version"],
                          "champion": m["version"] == champ, "n_train": m.get("n_train"), "n_oot": m.get("n_oot"),
                          "bads_train": round((m.get("bad_rate_train") or 0) * (m.get("n_train") or 0)),
-                         "auc_train": m.get("auc_train"), "auc_valid": m.get("auc_valid"), "auc_oot": m.get("auc_oot"),
+                         "auc_train": m.get("auc_train"), "cv_auc": m.get("cv_auc"), "auc_valid": m.get("auc_valid"), "auc_oot": m.get("auc_oot"),
                          "oracle_auc": oracle,
                          "gap_to_oracle": None if oracle is None else oracle - m["auc_oot"]})
     return rows
 
 
 def print_table(rows: list[dict]) -> None:
-    head = f"{'customers':>9} {'label':<7} {'model':<9} {'n_train':>7} {'bads':>5} {'AUC train':>9} {'valid':>6} {'OOT':>6} {'oracle':>6} {'gap':>6}"
+    head = f"{'customers':>9} {'label':<7} {'model':<9} {'n_train':>7} {'bads':>5} {'AUC train':>9} {'CV':>6} {'valid':>6} {'OOT':>6} {'oracle':>6} {'gap':>6}"
     print(head)
     print("-" * len(head))
     for r in rows:
         f = lambda v: "   n/a" if v is None else f"{v:6.3f}"  # noqa: E731
         star = "*" if r["champion"] else " "
         print(f"{r['customers']:>9,} {r['label']:<7} {r['model_type']:<8}{star} {r['n_train'] or 0:>7,} {r['bads_train']:>5} "
-              f"{f(r['auc_train']):>9} {f(r['auc_valid'])} {f(r['auc_oot'])} {f(r['oracle_auc'])} {f(r['gap_to_oracle'])}")
+              f"{f(r['auc_train']):>9} {f(r['cv_auc'])} {f(r['auc_valid'])} {f(r['auc_oot'])} {f(r['oracle_auc'])} {f(r['gap_to_oracle'])}")
     print("* champion")
 
 
@@ -79,9 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=Path("/tmp/lakehouse_learning_curves"),
                     help="one lake per size is built under this folder")
     ap.add_argument("--reuse", action="store_true", help="read lakes already built under --root instead of building")
+    ap.add_argument("--existing", action="append", default=[], metavar="CUSTOMERS=LAKE_ROOT",
+                    help="read a lake built elsewhere (e.g. by make demo) as the point for that size; repeatable")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = ap.parse_args(argv)
     rows = []
+    for item in args.existing:
+        n, _, path = item.partition("=")
+        rows += curve_rows(Path(path), int(n))
+        print_table([r for r in rows if r["customers"] == int(n)])
+    if args.existing and args.sizes == ap.get_default("sizes"):
+        args.sizes = []
     for n in args.sizes:
         root = args.root / f"customers_{n}"
         if not args.reuse:
