@@ -72,6 +72,10 @@ class LakeLayout:
     def ingest_log_dir(self, table: str) -> Path:
         return self.meta / "ingest_log" / table
 
+    def ingest_lock(self, table: str) -> Path:
+        """Lake-level lock file serialising ingests of one table (two runs at once would duplicate keys)."""
+        return self.meta / "locks" / f"ingest_{table}.lock"
+
     @property
     def ge_results(self) -> Path:
         return self.meta / "ge_results"
