@@ -21,6 +21,7 @@ PII_RE = re.compile("|".join(f"(?:{p})" for p in PII_PATTERNS.values()))
 PII_SQL_REGEX = "|".join(f"(?:{p})" for p in PII_PATTERNS.values())
 
 _HAN_RE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+HAN_SQL_REGEX = "\\p{Han}"  # Chinese characters (names among them), RE2 syntax
 _LONG_DIGITS_RE = re.compile(r"[0-9]{7,}[Xx]?")
 
 

@@ -106,8 +106,14 @@ def bronze_schema(contract: Contract) -> pa.Schema:
 QUARANTINE_SCHEMA_EXTRA = [(FILE, pa.string()), (LINE, pa.int64()), ("reason", pa.string())]
 
 
+def quarantine_column(name: str) -> str:
+    """A column's name in quarantine; a source column named like quarantine's own (blacklist `reason`) is
+    suffixed so the file never holds two columns of one name."""
+    return f"{name}_value" if name in {n for n, _ in QUARANTINE_SCHEMA_EXTRA} else name
+
+
 def quarantine_schema(contract: Contract) -> pa.Schema:
-    return pa.schema(QUARANTINE_SCHEMA_EXTRA + [(c.bronze_name, pa.string()) for c in contract.columns])
+    return pa.schema(QUARANTINE_SCHEMA_EXTRA + [(quarantine_column(c.bronze_name), pa.string()) for c in contract.columns])
 
 
 LOG_SCHEMA = pa.schema([
@@ -288,7 +294,7 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
         f"SELECT {bronze_cols}, {FILE}, {LINE}, TIMESTAMP '{ingested_at}' AS _ingested_at, '{batch_id}' AS _batch_id "
         f"FROM checked WHERE _reasons = '' ORDER BY {FILE}, {LINE}"
     ).to_arrow_table()
-    text_cols = ", ".join(f'"raw__{c.bronze_name}" AS "{c.bronze_name}"' for c in contract.columns)
+    text_cols = ", ".join(f'"raw__{c.bronze_name}" AS "{quarantine_column(c.bronze_name)}"' for c in contract.columns)
     rejected = con.sql(
         f"SELECT {FILE}, {LINE}, _reasons AS reason, {text_cols} FROM checked WHERE _reasons <> '' ORDER BY {FILE}, {LINE}"
     ).to_arrow_table()
@@ -411,7 +417,7 @@ def _with_unparsed(rejected: pa.Table, unparsed: list[dict], contract: Contract)
         return rejected
     extra = pa.Table.from_pylist(unparsed, schema=pa.schema(QUARANTINE_SCHEMA_EXTRA))
     for c in contract.columns:
-        extra = extra.append_column(c.bronze_name, pa.nulls(extra.num_rows, pa.string()))
+        extra = extra.append_column(quarantine_column(c.bronze_name), pa.nulls(extra.num_rows, pa.string()))
     return pa.concat_tables([rejected, extra.cast(schema)])
 
 

@@ -9,7 +9,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from lake.contracts import BUSINESS_TIME_ZONE, JSON_SHAPES, Column, Contract
-from lake.pii import PII_PATTERNS, PII_SQL_REGEX
+from lake.pii import HAN_SQL_REGEX, PII_PATTERNS, PII_SQL_REGEX
 
 # Timestamps are local business time; allow a day of clock/time-zone skew before calling a value future.
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -144,8 +144,12 @@ def validation_sql(contract: Contract, token_key: str, now: datetime, existing_k
         expr = f"CAST({_quote(c.name)} AS VARCHAR)"
         if c.pii:
             return f"CASE WHEN {expr} IS NOT NULL THEN {hmac_sql(expr, token_key)} END"
-        # Quarantine keeps the text as delivered, except values shaped like personal data (a phone in `city`).
-        return f"CASE WHEN regexp_matches({expr}, '{PII_SQL_REGEX}') THEN {hmac_sql(expr, token_key)} ELSE {expr} END"
+        # Quarantine keeps the text as delivered, except values shaped like personal data (a phone in `city`)
+        # and, outside free-text columns, Chinese text (a name shifted into `gender` cannot be told by shape).
+        suspicious = f"regexp_matches({expr}, '{PII_SQL_REGEX}')"
+        if not c.free_text:
+            suspicious += f" OR regexp_matches({expr}, '{HAN_SQL_REGEX}')"
+        return f"CASE WHEN {suspicious} THEN {hmac_sql(expr, token_key)} ELSE {expr} END"
 
     bronze_cols = ",\n  ".join(f"{bronze_value(c)} AS {_quote(c.bronze_name)}" for c in cols)
     text_cols = ",\n  ".join(f"{text_value(c)} AS {_quote('raw__' + c.bronze_name)}" for c in cols)
