@@ -250,7 +250,7 @@ def dagster_run(tmp_path_factory):
         with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
             job = build_definitions(str(lake.root)).resolve_job_def("ingest_landing")  # what the sensor launches
             result = job.execute_in_process(instance=instance, raise_on_error=False)
-            messages = [e.message or "" for e in result.all_events]
+            messages = [e.user_message or "" for e in instance.all_logs(result.run_id)]  # what the run logged
             metadata = {tuple(e.asset_key.path)[1]: e.materialization.metadata
                         for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     finally:
