@@ -168,3 +168,26 @@ def test_ge_bronze_check_reads_every_batch_not_only_the_latest(tmp_path):
     assert list(log["file"]) == ["internal/drawdowns/drawdowns_20260902.csv"]  # the delivery judged
     assert sorted(bronze["loan_id"]) == ["L1", "L2", "L3"]  # the contract suite covers all of bronze
     assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{lake.bronze_dir('drawdowns')}/*.parquet')").fetchall() == [(3,)]
+
+
+def test_conservation_view_recounts_the_files_not_the_log(tmp_path, monkeypatch):
+    from dashboards.page_modules import data_quality as dq
+
+    lake = LakeLayout(root=tmp_path / "lake")
+    monkeypatch.setenv("LAKE_ROOT", str(lake.root))
+    land(lake, "drawdowns", "drawdowns_20260901.csv", csv_text(D_HEADER, dd("L1"), dd("L2"), dd("L2")))
+    land(lake, "drawdowns", "drawdowns_20260902.csv", csv_text(D_HEADER + ",amount", dd("L3") + ",1"))  # rejected whole
+    ingest(lake, "drawdowns")
+
+    def view():
+        groups = [dq._files(folder, "*.parquet") for folder in (lake.ingest_log, lake.bronze, lake.quarantine)]
+        return dq.conservation(*groups, (tmp_path.stat().st_mtime_ns, time.time())).set_index("table").loc["drawdowns"]
+
+    ok = view()
+    assert (ok["landed"], ok["bronze"], ok["quarantined"], ok["files_not_recounted"], ok["conserved"]) == (4, 2, 2, 0, True)
+    # Rows vanish from bronze behind the log's back: the log alone would still balance, the recount does not.
+    (batch,) = lake.bronze_dir("drawdowns").glob("batch_*.parquet")
+    table = pq.read_table(batch)
+    pq.write_table(table.slice(0, 1), batch)
+    off = view()
+    assert (off["landed"], off["bronze"], off["bronze_in_log"], off["files_not_recounted"], off["conserved"]) == (4, 1, 2, 1, False)
