@@ -43,13 +43,22 @@ class Column:
     min: Any = None
     max: Any = None
     not_future: bool = False
-    free_text: bool = False  # free text: rejected when it holds PII-shaped values (lake/pii.py)
+    free_text: bool = False  # free text (city, reasons): Chinese text is data here, not a misplaced name
+    # Text columns reject values holding a PII shape (lake/pii.py). `whole_value`: only a value that is PII as a
+    # whole (random hex ids such as device_id contain digit runs shaped like a phone by chance).
+    pii_guard: bool | str = True
     json_shape: str | None = None  # json columns: the JSON type the value must have (array / object)
     naive: bool = False  # timestamps: reject offsets / zones instead of converting to BUSINESS_TIME_ZONE
 
     @property
     def duckdb_type(self) -> str:
         return DUCKDB_TYPES[self.type]
+
+    @property
+    def guarded(self) -> bool:
+        """Text that may not carry PII-shaped values into bronze (PII columns are tokenised instead, columns with
+        an allowed list reject anything else anyway)."""
+        return self.type == "varchar" and not self.pii and self.allowed is None and self.pii_guard is not False
 
     @property
     def bronze_name(self) -> str:
@@ -109,6 +118,7 @@ def _parse(path: Path) -> Contract:
                 max=c.get("max"),
                 not_future=bool(c.get("not_future", False)),
                 free_text=bool(c.get("free_text", False)),
+                pii_guard=c.get("pii_guard", True),
                 json_shape=c.get("json_shape"),
                 naive=bool(c.get("naive", False)),
             )
@@ -135,6 +145,8 @@ def _parse(path: Path) -> Contract:
     for c in columns:
         if c.json_shape is not None and (c.type != "json" or c.json_shape not in JSON_SHAPES):
             raise ContractError(f"{where}: column {c.name!r}: json_shape needs type json and one of {sorted(JSON_SHAPES)}")
+        if c.pii_guard not in (True, False, "whole_value"):
+            raise ContractError(f"{where}: column {c.name!r}: pii_guard is true, false or whole_value")
         if c.free_text and c.type != "varchar":
             raise ContractError(f"{where}: column {c.name!r}: free_text applies to varchar columns only")
         if c.naive and c.type != "timestamp":

@@ -153,6 +153,9 @@ CASES = [
     Case("only_file_unreadable", 1, "telco", "telco_20260901.csv",
          csv_text("check_id,customer_id,check_id,checked_at", "T1,C1,T1,2026-09-01 10:00:00"), 1, 0, "rejected",
          "duplicated column name(s) ['check_id']", 2),
+    Case("semicolon_separated", 1, "drawdowns", "drawdowns_20260912.csv",
+         csv_text(D_HEADER.replace(",", ";"), dd("SC1").replace(",", ";"), dd("SC2").replace(",", ";")), 2, 0, "rejected",
+         "separated by ';'", 3),
     Case("bom_jsonl", 1, "orders", "orders_20260902.jsonl", b"\xef\xbb\xbf" + (json.dumps(order("OB1")) + "\n").encode(), 1, 1),
     # ---- 2: valid but unusual files are read correctly
     Case("quoted_newlines", 2, "blacklist", "blacklist_20260901.csv",
@@ -192,6 +195,10 @@ CASES = [
     Case("pii_in_blacklist_reason", 5, "blacklist", "blacklist_20260902.csv",
          csv_text(B_HEADER, f"BP1,{NATIONAL_IDS[0]},,2026-09-01 10:00:00,internal_fraud,called {PHONES[2]}",
                   f"BP2,,,2026-09-01 10:00:00,{NAMES[3]},fraud"), 2, 0, reason="reason: holds what looks like a phone", line=2),
+    Case("pii_in_an_id_column", 5, "orders", "orders_20260904.jsonl",
+         "".join(json.dumps(o) + "\n" for o in (order("OP1", merchant_id=PHONES[1]), order("OP2", device_id=PHONES[2]),
+                                                 order("OP3", customer_id=NATIONAL_IDS[2]))).encode(), 3, 0,
+         reason="merchant_id: holds what looks like a phone number", line=1),
     # ---- 6: values
     Case("non_finite", 6, "repayments", "repayments_20260907.csv",
          csv_text(R_HEADER, rp("PN1", amount="NaN"), rp("PN2", amount="inf"), rp("PN3", amount="1e309"),

@@ -145,6 +145,10 @@ def _header(data: bytes, first_line: int, contract: Contract, record_lines: np.n
         notes.append(f"line {first_line}: column names padded with spaces, read trimmed")
     known = set(contract.column_names)
     if not known.intersection(trimmed):
+        for sep in (";", "\t", "|"):
+            if known.intersection(n.strip() for n in text.split(sep)):
+                raise UnreadableFile(f"line {first_line}: fields are separated by {sep!r}, not by commas; deliver the "
+                                     "file comma-separated", record_lines[1:])
         raise UnreadableFile(
             f"line {first_line}: no header line (the first line names none of the contract's columns "
             f"{contract.column_names[:3]}...); deliver the file with its header. All {len(record_lines)} "

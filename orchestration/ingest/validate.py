@@ -94,8 +94,9 @@ def _checks(c: Column, now: datetime) -> list[str]:
     if c.type == "timestamp" and c.naive:
         checks.append(f"CASE WHEN {_has_zone(raw_text)} THEN "
                       f"'{c.name}: time zone offsets are not allowed (the contract says local time)' END")
-    if c.free_text:
-        kinds = " ".join(f"WHEN regexp_matches({typed}, '{p}') THEN '{c.name}: holds what looks like a {k}; "
+    if c.guarded:
+        match = "regexp_full_match" if c.pii_guard == "whole_value" else "regexp_matches"
+        kinds = " ".join(f"WHEN {match}(trim({typed}), '{p}') THEN '{c.name}: holds what looks like a {k}; "
                          "value withheld'" for k, p in PII_PATTERNS.items())
         checks.append(f"CASE {kinds} END")
     if c.allowed is not None:
@@ -152,7 +153,9 @@ def validation_sql(contract: Contract, token_key: str, now: datetime, existing_k
         return f"CASE WHEN {suspicious} THEN {hmac_sql(expr, token_key)} ELSE {expr} END"
 
     bronze_cols = ",\n  ".join(f"{bronze_value(c)} AS {_quote(c.bronze_name)}" for c in cols)
-    text_cols = ",\n  ".join(f"{text_value(c)} AS {_quote('raw__' + c.bronze_name)}" for c in cols)
+    # Text copies are for quarantine only: computed for rejected rows (the PII guards cost per value).
+    text_cols = ",\n  ".join(f"CASE WHEN _reasons <> '' THEN {text_value(c)} END AS {_quote('raw__' + c.bronze_name)}"
+                             for c in cols)
     return f"""
 WITH typed AS (
   SELECT *,
