@@ -191,3 +191,20 @@ def test_conservation_view_recounts_the_files_not_the_log(tmp_path, monkeypatch)
     pq.write_table(table.slice(0, 1), batch)
     off = view()
     assert (off["landed"], off["bronze"], off["bronze_in_log"], off["files_not_recounted"], off["conserved"]) == (4, 1, 2, 1, False)
+
+
+def test_the_sensor_sees_every_name_and_the_ingest_accounts_for_each(tmp_path):
+    import gzip
+
+    lake = LakeLayout(root=tmp_path / "lake")
+    land(lake, "repayments", "repayments_20260901.CSV", csv_text(R_HEADER, rp("P1")))
+    land(lake, "repayments", "repayments_20260902.csv.gz", gzip.compress(csv_text(R_HEADER, rp("P2"))))
+    land(lake, "repayments", "repayments_20260903.xlsx", b"PK\x03\x04 not a csv")
+    assert pending_files(lake) == {"repayments": ["internal/repayments/repayments_20260901.CSV",
+                                                  "internal/repayments/repayments_20260902.csv.gz",
+                                                  "internal/repayments/repayments_20260903.xlsx"]}
+    result = ingest(lake, "repayments")
+    assert {f.file.rsplit("/", 1)[1]: (f.status, f.bronze) for f in result.files} == {
+        "repayments_20260901.CSV": ("ingested", 1), "repayments_20260902.csv.gz": ("ingested", 1),
+        "repayments_20260903.xlsx": ("unrecognised", 0)}
+    assert pending_files(lake) == {}  # the unrecognised file is logged once, not re-reported every tick
