@@ -127,6 +127,24 @@ class LakeLayout:
     def dbt_target(self) -> Path:
         return self.local / "_dbt" / "target"
 
+    @property
+    def dagster_home(self) -> Path:
+        return self.local / "dagster_home"
+
+    def dbt_env(self) -> dict[str, str]:
+        """The lake's locations as the environment of a dbt call: dbt's profile, macros and Python models read
+        these variables and name no folder of their own (orchestration.dbt_assets scopes them to the call)."""
+        return {
+            "LAKE_ROOT": str(self.root),
+            "LAKE_DBT_TARGET": "s3" if self.is_remote else "local",
+            "LAKE_DATABASE": str(self.database),
+            "LAKE_BRONZE_DIR": str(self.bronze),
+            "LAKE_QUARANTINE_DIR": str(self.quarantine),
+            "LAKE_INGEST_LOG_DIR": str(self.ingest_log),
+            "LAKE_MARTS_DIR": str(self.marts),
+            "LAKE_FEATURES_DIR": str(self.features),
+        }
+
     # ---- marts, labels, features
     @property
     def marts(self) -> LakePath:
@@ -156,6 +174,15 @@ class LakeLayout:
 
     def feature_stats_file(self, name: str) -> LakePath:
         return self.feature_stats / f"{name}.parquet"
+
+    def dataset(self, ref: "dict[str, str]") -> LakePath:
+        """A Parquet dataset named in config as ``{<layout method>: <name>}``, e.g. ``{mart: labels}`` or
+        ``{feature_table: feat_spine}`` (config names datasets, never folder paths)."""
+        kinds = ("mart", "feature_table", "feature_stats_file", "truth_file")
+        if not isinstance(ref, dict) or len(ref) != 1 or next(iter(ref)) not in kinds:
+            raise ValueError(f"dataset reference {ref!r}: write one of {', '.join(f'{{{k}: <name>}}' for k in kinds)}")
+        (kind, name), = ref.items()
+        return getattr(self, kind)(name)
 
     # ---- models, scores, decisions, strategy
     @property
@@ -199,3 +226,4 @@ class LakeLayout:
 
     def truth_file(self, name: str) -> LakePath:
         return self.truth / f"{name}.parquet"
+

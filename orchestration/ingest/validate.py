@@ -5,15 +5,14 @@ Output: every row exactly once, either typed for bronze or with the reasons it w
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from lake.contracts import BUSINESS_TIME_ZONE, JSON_SHAPES, Column, Contract
 from lake.pii import HAN_SQL_REGEX, PII_PATTERNS, PII_SQL_REGEX
+from lake.tokens import bronze_token_sql as hmac_sql
 
 # Timestamps are local business time; allow a day of clock/time-zone skew before calling a value future.
 FUTURE_TOLERANCE = timedelta(days=1)
-HMAC_BLOCK = 64
 # A timestamp text that ends in an offset or a zone name (`Z`, `+08:00`, `America/New_York`, `UTC`).
 ZONE_SUFFIX = r"[0-9]:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?|UTC|GMT|[A-Za-z_]+/[A-Za-z_/+-]+)$"
 INTEGER_TEXT = r"[+-]?[0-9]+([.]0*)?"  # 6 and 6.0 are integers; 5.5 is not (a cast would round it)
@@ -29,19 +28,6 @@ def _literal(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def hmac_sql(expr: str, key: str) -> str:
-    """HMAC-SHA256 of a text expression in DuckDB SQL (RFC 2104), so tokenising stays vectorised.
-    Values are trimmed and upper-cased first so the same person tokenises alike in every source."""
-    k = key.encode()
-    if len(k) > HMAC_BLOCK:
-        k = hashlib.sha256(k).digest()
-    k = k.ljust(HMAC_BLOCK, b"\0")
-    ipad = bytes(b ^ 0x36 for b in k).hex()
-    opad = bytes(b ^ 0x5C for b in k).hex()
-    inner = f"unhex(sha256(unhex('{ipad}') || encode(upper(trim({expr})))))"
-    return f"'tk_' || left(sha256(unhex('{opad}') || {inner}), 32)"
 
 
 def shown(expr: str) -> str:
