@@ -279,8 +279,9 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
         say(f"{contract.table}: no new files ({skipped} already ingested)")
         return BatchResult(contract.table, None, [], skipped)
 
-    # Unique even when `now` is pinned (tests, replays): wall clock plus a random suffix.
-    batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
+    # Unique even when `now` is pinned (tests, replays), and in commit order when sorted by name (the latest
+    # batch is the last log file): wall clock to the microsecond plus a random suffix.
+    batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S_%f')}{uuid.uuid4().hex[:4]}"
     con = duckdb.connect()
     raw = pa.concat_tables(parts) if parts else _empty_raw(contract)
     con.register("raw", raw)
