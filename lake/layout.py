@@ -106,6 +106,11 @@ class LakeLayout:
     def ingest_log_dir(self, table: str) -> LakePath:
         return self.ingest_log / table
 
+    def ingest_lock(self, table: str) -> Path:
+        """Lake-level lock file serialising ingests of one table (two runs at once would duplicate keys).
+        Always on local disk (file locks need one); for an S3 lake it serialises the ingests of this machine."""
+        return self.local / "_meta" / "locks" / f"ingest_{table}.lock"
+
     @property
     def ge_results(self) -> LakePath:
         return self.meta / "ge_results"
