@@ -166,6 +166,16 @@ def write_text(path: LakePath, text: str) -> LakePath:
     return path
 
 
+def replace(source: LakePath, target: LakePath) -> LakePath:
+    """Publish ``source`` as ``target`` (locally an atomic rename; on S3 a server-side copy, then the delete)."""
+    fs = filesystem(target)
+    if fs is None:
+        os.replace(source, target)
+    else:
+        fs.mv(_fs_path(source), _fs_path(target))
+    return target
+
+
 def makedirs(path: LakePath) -> LakePath:
     """Create a folder of a local lake; nothing to do on S3 (keys need no folders)."""
     if not is_remote(path):
