@@ -178,8 +178,11 @@ class GBMModel:
         return input_report(frame, self.features, self.categorical_levels, self.training_missing)
 
     def _checked(self, frame: pd.DataFrame) -> None:
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         if self.training_missing or self.categorical_levels:
-            report = self.input_report(frame[[f for f in self.features if f in frame.columns]])
+            report = self.input_report(frame)
             self.last_input_report = report
             warn_input_report(report, len(frame))
 

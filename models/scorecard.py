@@ -179,8 +179,11 @@ class ScorecardModel:
     def _checked(self, frame: pd.DataFrame) -> None:
         from models.gbm import warn_input_report
 
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         if getattr(self, "training_missing", None) or getattr(self, "training_levels", None):
-            report = self.input_report(frame[[f for f in self.features if f in frame.columns]])
+            report = self.input_report(frame)
             self.last_input_report = report
             warn_input_report(report, len(frame))
 
