@@ -89,8 +89,9 @@ def scorecardpy_lr(X_train, y_train, X_test):
     train = X_train.assign(y=y_train)
     train = sc.var_filter(train, y="y")
     bins = sc.woebin(train, y="y", no_cores=1)
-    tr = sc.woebin_ply(train, bins)
-    te = sc.woebin_ply(X_test[[c for c in train.columns if c != "y"]], bins)
+    # a level never seen in training gets no WoE (NaN): neutral 0, as a scorecard would score it
+    tr = sc.woebin_ply(train, bins).fillna(0.0)
+    te = sc.woebin_ply(X_test[[c for c in train.columns if c != "y"]], bins).fillna(0.0)
     cols = [c for c in tr.columns if c != "y"]
     lr = LogisticRegression(penalty="l1", C=0.9, solver="liblinear").fit(tr[cols], tr["y"])
     return lr.predict_proba(te[cols])[:, 1]
