@@ -225,6 +225,7 @@ def _jsonable(obj):
 
 
 VALIDATION = ("cv", "holdout", "none")
+LARGE_CV_ROWS = 20_000
 
 
 def coerce_target(values: pd.Series, target: str, bad_value=None) -> pd.Series:
@@ -276,7 +277,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
                 select: bool | SelectionConfig | Mapping[str, Any] = True, params: Mapping[str, Any] | None = None,
                 scaling: ScoreScaling | Mapping[str, float] | None = None, feature_dictionary=None,
                 plot_dir: str | Path | None = None, seed: int = 42, n_jobs: int = 2,
-                bad_value: Any = None, validation: str = "cv", cv_folds: int = 5,
+                bad_value: Any = None, validation: str = "cv", cv_folds: int | None = None,
                 grid: list[Mapping[str, Any]] | None = None, special_codes: Mapping[str, list] | str | None = "auto",
                 on_inf: str = "missing") -> TrainResult:
     """Train and evaluate a ``'lightgbm'`` or ``'scorecard'`` model; see the module docstring.
@@ -295,7 +296,8 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
       (for the scorecard: the fold AUCs of scorecards refitted on the bins found on the in-time window);
       ``"holdout"`` — the legacy stratified ``Split.valid_fraction`` holdout (fixed LightGBM
       parameters, early stopping on it); ``"none"`` (scorecard only) — fit on all in-time rows, no
-      validation AUC.
+      validation AUC. ``cv_folds`` default: 5, or 3 when the in-time window has more than
+      :data:`LARGE_CV_ROWS` rows (folds that big give a stable AUC, and each fold costs a full fit).
     * ``bad_value``: for a target that is not 0/1 or boolean, the value meaning bad (``"bad"``).
     * ``special_codes``: scorecard special values, ``{feature: [codes]}``, ``"auto"`` (detected,
       :func:`models.scorecard.detect_special_codes`) or None.
@@ -349,6 +351,8 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     from models.gbm import check_enough_data
 
     check_enough_data(y_tr, what="the in-time training rows")
+    if cv_folds is None:
+        cv_folds = 3 if len(y_tr) > LARGE_CV_ROWS else 5
 
     p = dict(params or {})
     sc_trend = p.get("monotonic_trend", "auto")

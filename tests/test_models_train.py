@@ -148,7 +148,7 @@ def test_models_import_without_the_pipeline_packages():
         "from models import train_model, score_frame, ModelRegistry, make_credit_data\n"
         "import models.train, models.gbm, models.scorecard, models.selection, models.metrics, models.datasets\n"
         "import models.scoring, models.registry, models.strategy\n"
-        "df = make_credit_data(2000, 12, n_informative=4, seed=1)\n"
+        "df = make_credit_data(2000, 16, n_informative=4, seed=1)\n"
         "r = train_model(df, 'bad', time_column='month', model_type='scorecard', validation='none', select={'max_features': 4})\n"
         "heavy = sorted(m for m in ['dagster', 'dbt', 'great_expectations', 'streamlit', 'boto3'] if sys.modules.get(m) is not None)\n"
         "print('heavy', heavy, 'auc', round(r.metrics['auc_oot'], 3))\n"
