@@ -189,6 +189,10 @@ class LakeLayout:
     def registry(self) -> LakePath:
         return self.root / "models" / "registry"
 
+    def model_monitoring_dir(self, label: str, version: str) -> LakePath:
+        # backfilled scores of past month-ends and the monitoring tables of one model version
+        return self.root / "models" / "monitoring" / label / version
+
     @property
     def scores(self) -> LakePath:
         return self.root / "scores"
