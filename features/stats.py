@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.catalog import catalog
+from features.shards import parquet_files
 
 EPS = 1e-4
 DECILES = np.linspace(0.1, 0.9, 9)
@@ -67,6 +68,23 @@ def acard_labels(database: Path, mob_months: int = 6) -> pa.Table:
         return empty
     finally:
         con.close()
+
+
+def _null_counts(files: list[Path]) -> tuple[dict[str, float], int]:
+    """Exact null count per column and the row count, from the Parquet footers of a table's files (one per
+    customer shard for a family table): no data is read."""
+    nulls: dict[str, float] = {}
+    n_rows = 0
+    for f in files:
+        meta = pq.ParquetFile(f).metadata
+        names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+        n_rows += meta.num_rows
+        for rg in range(meta.num_row_groups):
+            g = meta.row_group(rg)
+            for j, name in enumerate(names):
+                st = g.column(j).statistics
+                nulls[name] = nulls.get(name, 0.0) + (st.null_count if st is not None and st.has_null_count else 0)
+    return nulls, n_rows
 
 
 def _bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -173,19 +191,11 @@ def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning
     label_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for table, feats in cat.by_table().items():
         path = fdir / f"{table}.parquet"
-        if not path.exists():
+        files = parquet_files(path)
+        if not files:
             log(f"feature stats: {path} missing, skipped")
             continue
-        meta = pq.ParquetFile(path).metadata
-        schema_names = [meta.schema.column(j).name for j in range(meta.num_columns)]
-        nulls = np.zeros(meta.num_columns)
-        for rg in range(meta.num_row_groups):
-            g = meta.row_group(rg)
-            for j in range(meta.num_columns):
-                st = g.column(j).statistics
-                nulls[j] += st.null_count if st is not None and st.has_null_count else 0
-        null_of = dict(zip(schema_names, nulls))
-        n_rows = meta.num_rows
+        null_of, n_rows = _null_counts(files)
         present = [f for f in feats if f.name in null_of]
         for start in range(0, len(present), 400):
             chunk = present[start:start + 400]

@@ -14,6 +14,7 @@ from filelock import FileLock
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from lake.layout import REPO_ROOT, LakeLayout
+from orchestration.dask_resource import DaskResource
 from orchestration.resources import LakeResource
 
 DBT_DIR = REPO_ROOT / "dbt_project"
@@ -60,9 +61,10 @@ class LayerTranslator(DagsterDbtTranslator):
 @dbt_assets(manifest=load_manifest(), project=dbt_project, dagster_dbt_translator=LayerTranslator(),
             pool="lakehouse_duckdb_writer",
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30, backoff=dg.Backoff.EXPONENTIAL))
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, dask: DaskResource):
     # dbt reads the lake root from the environment (profile path, bronze views).
     cfg = lake.config()
     os.environ["LAKE_ROOT"] = str(cfg.root)
+    context.log.info(dask.apply_to_environment())  # the feature models' shard tasks: in-process or on Dask
     # dbt's run artefacts live with the lake they describe, so two lakes never share a target folder.
     yield from dbt.cli(["build"], context=context, target_path=cfg.root / "_dbt" / "target").stream()

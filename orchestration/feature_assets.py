@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from features.catalog import KEY_COLUMNS, catalog
 from features.generate import diff
+from features.shards import parquet_files
 from features.stats import compute_feature_stats, write_stats
 from orchestration.resources import LakeResource
 
@@ -67,11 +68,11 @@ def mart_matches_catalog(lake: LakeResource) -> dg.AssetCheckResult:
     if stale:
         problems["stale_generated_files"] = stale
     for table, feats in cat.by_table().items():
-        path = fdir / f"{table}.parquet"
-        if not path.exists():
+        files = parquet_files(fdir / f"{table}.parquet")
+        if not files:
             problems[table] = "missing"
             continue
-        names = pq.read_schema(path).names
+        names = pq.read_schema(files[0]).names
         expected = [*KEY_COLUMNS, *(f.name for f in feats)]
         if names != expected:
             problems[table] = {"missing": sorted(set(expected) - set(names))[:20],
