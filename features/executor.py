@@ -1,6 +1,6 @@
 """Where shard tasks run: in this process (the embedded default) or on a Dask cluster.
 
-* No configuration: an in-process runner (a small thread pool, `FEATURES_WORKERS`, default 1), no servers.
+* No configuration: an in-process runner (a small thread pool, `FEATURES_WORKERS`, default 2), no servers.
 * `DASK_SCHEDULER_ADDRESS=tcp://host:8786` (or the Dagster `DaskResource`, which sets it for the dbt step):
   shard tasks go to that cluster with `distributed.Client.map`; a task that fails (a worker died, an error) is
   retried by Dask (`retries`), which is safe because every shard task is idempotent (features/shards.py).
@@ -142,4 +142,6 @@ def runner_from_env(env: dict | None = None):
     address = (env.get(SCHEDULER_ENV) or "").strip()
     if address:
         return DaskRunner.connect(address)
-    return InProcessRunner(workers=int(env.get("FEATURES_WORKERS") or 1))
+    # two shards at once by default: one computes while the other writes its part (DuckDB and pyarrow release
+    # the GIL), each DuckDB on its share of the cores
+    return InProcessRunner(workers=int(env.get("FEATURES_WORKERS") or min(2, os.cpu_count() or 1)))

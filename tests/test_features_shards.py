@@ -6,6 +6,7 @@ Random small data (features.testing.random_orders_world) through the real genera
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import datetime
 
@@ -16,7 +17,7 @@ import pytest
 
 import features.shards as shards
 from features.catalog import catalog
-from features.executor import DaskRunner, InProcessRunner
+from features.executor import SCHEDULER_ENV, DaskRunner, InProcessRunner, runner_from_env
 from features.shards import build_family_table, parquet_files, read_family_table, read_manifest
 from features.testing import random_orders_world
 
@@ -71,7 +72,11 @@ def test_shards_in_process_and_on_dask_give_the_same_table(tmp_path, world, refe
     assert pc.sum(ref["ecom_cnt_30d"]).as_py() > 0  # real values, not an empty frame
 
     local, m_local = _build(tmp_path, world, "local", InProcessRunner(workers=2), n=5)
-    dask, m_dask = _build(tmp_path, world, "dask", DaskRunner(dask_client), n=5)
+    # the runner the dbt models get when DASK_SCHEDULER_ADDRESS points at a cluster
+    runner = runner_from_env({SCHEDULER_ENV: dask_client.scheduler.address})
+    assert isinstance(runner, DaskRunner) and "2 workers" in runner.describe()
+    dask, m_dask = _build(tmp_path, world, "dask", runner, n=5)
+    runner.close()
     assert len(parquet_files(local)) == len(parquet_files(dask)) == 5
     assert m_local["runner"].startswith("in-process") and m_dask["runner"].startswith("dask")
     assert [p["rows"] for p in m_local["parts"]] == [p["rows"] for p in m_dask["parts"]]
@@ -160,3 +165,18 @@ def test_one_more_day_recomputes_only_what_changed_and_equals_a_full_rebuild(tmp
     assert m2["shards_recomputed"] == 0 and m2["customers_changed"] == 0
     assert json.loads((location / "_manifest.json").read_text())["rows"] == after.num_rows
     shutil.rmtree(tmp_path / "inc" / "_shards")
+
+
+def test_no_scheduler_means_in_process_and_the_dagster_resource_hands_one_to_dbt(monkeypatch):
+    from orchestration.dask_resource import DaskResource
+    from orchestration.definitions import defs
+
+    assert isinstance(runner_from_env({}), InProcessRunner)
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    assert "in-process" in DaskResource().apply_to_environment() and SCHEDULER_ENV not in os.environ
+    assert "tcp://10.0.0.5:8786" in DaskResource(scheduler_address="tcp://10.0.0.5:8786").apply_to_environment()
+    assert os.environ[SCHEDULER_ENV] == "tcp://10.0.0.5:8786"  # inherited by the dbt subprocess
+    monkeypatch.delenv(SCHEDULER_ENV)
+    assert isinstance(defs.resources["dask"], DaskResource)
+    dbt_step = next(a for a in defs.assets if "dbt" in getattr(a, "required_resource_keys", set()))
+    assert "dask" in dbt_step.required_resource_keys
