@@ -80,7 +80,7 @@ def prepare_lake(lake: Path, customers: int, months: int, seed: int) -> None:
     """Simulated world -> bronze -> dbt staging + the mart's inputs (reused when present)."""
     from lake.contracts import load_contracts
     from lake.layout import LakeLayout
-    from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE
+    from orchestration.dbt_cli import DBT_DIR, DBT_EXECUTABLE, dbt_env
     from orchestration.ingest.pipeline import ingest_table
 
     cfg = LakeLayout(root=lake)
@@ -99,7 +99,7 @@ def prepare_lake(lake: Path, customers: int, months: int, seed: int) -> None:
             ingest_table(contract, cfg, "bench-key", progress=lambda _: None)
         (lake / "_bench_ingest.done").write_text("ok")
         print(f"ingest: {time.perf_counter() - t:.0f} s", flush=True)
-    env = {**os.environ, "LAKE_ROOT": str(lake), "DO_NOT_TRACK": "1"}
+    env = {**os.environ, **dbt_env(cfg)}
     cmd = [DBT_EXECUTABLE, "run", "--select", "staging", *input_models(),
            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
            "--target-path", str(lake / "_dbt" / "target"), "--log-path", str(lake / "_dbt" / "logs")]

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from lake.layout import lake_root
+from lake.layout import LakeLayout
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 
@@ -172,7 +172,7 @@ def make_s3_client(endpoint_url: str | None = None, region: str | None = None, *
 
 
 def default_local_root() -> Path:
-    return Path(os.environ.get("EXPORT_LOCAL_ROOT") or lake_root() / "exports").resolve()
+    return Path(os.environ.get("EXPORT_LOCAL_ROOT") or LakeLayout.from_env().exports).resolve()
 
 
 def store_from_env(backend: str | None = None, endpoint_url: str | None = None, local_root: str | Path | None = None) -> ObjectStore:

@@ -51,15 +51,16 @@ def _q(path: Path | str) -> str:
 
 def parquet_files(path: Path | str) -> list[Path]:
     """The data files of a feature table: the file itself, or the part files of a sharded table's folder."""
-    path = Path(path)
+    path = Path(path) if isinstance(path, str) else path  # a LakePath (pathlib or UPath) as it is
     if path.is_dir():
         return sorted(path.glob("part-*.parquet"))
     return [path] if path.exists() else []
 
 
-def read_manifest(path: Path | str) -> dict | None:
-    m = Path(path) / MANIFEST
-    return json.loads(m.read_text()) if Path(path).is_dir() and m.exists() else None
+def read_manifest(path) -> dict | None:
+    path = Path(path) if isinstance(path, str) else path
+    m = path / MANIFEST
+    return json.loads(m.read_text()) if path.is_dir() and m.exists() else None
 
 
 def family_inputs(name: str) -> list[str]:

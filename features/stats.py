@@ -22,10 +22,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.catalog import catalog
 from features.shards import parquet_files
+from lake import storage
 from lake.layout import LakeLayout
 
 EPS = 1e-4
@@ -47,19 +47,21 @@ def iv_target(label: str = IV_LABEL) -> str:
         raise ValueError(f"{MODEL_SPECS}: no `labels.{label}.target`; feature IV needs the A-card label") from exc
 
 
-def acard_labels(labels_path: Path, label: str = IV_LABEL) -> pa.Table:
+def acard_labels(labels_path, label: str = IV_LABEL, con=None) -> pa.Table:
     """obs_id, label (1 = bad) of every observation the labels mart gives the A-card label (the rows the A-card
     models train on); empty when the mart is not built yet or no outcome window is complete."""
     empty = pa.table({"obs_id": pa.array([], pa.int64()), "label": pa.array([], pa.int32())})
     target = iv_target(label)
-    if not Path(labels_path).exists():
+    if not labels_path.exists():
         return empty
-    con = duckdb.connect()
+    own = con is None
+    con = duckdb.connect() if own else con
     try:
         return con.sql(f'SELECT obs_id::BIGINT AS obs_id, "{target}"::INTEGER AS label '
-                       f"FROM read_parquet('{labels_path}') WHERE \"{target}\" IS NOT NULL").to_arrow_table()
+                       f'FROM read_parquet({storage.sql_string(labels_path)}) WHERE "{target}" IS NOT NULL').to_arrow_table()
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def _null_counts(files: list[Path]) -> tuple[dict[str, float], int]:
@@ -68,7 +70,7 @@ def _null_counts(files: list[Path]) -> tuple[dict[str, float], int]:
     nulls: dict[str, float] = {}
     n_rows = 0
     for f in files:
-        meta = pq.ParquetFile(f).metadata
+        meta = storage.parquet_metadata(f)
         names = [meta.schema.column(j).name for j in range(meta.num_columns)]
         n_rows += meta.num_rows
         for rg in range(meta.num_row_groups):
@@ -140,22 +142,21 @@ def _periods(months: list, k: int) -> tuple[list, list]:
     return months[:k], months[-k:]
 
 
-def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning_top: int | None = None,
+def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_000, optbinning_top: int | None = None,
                           seed: int = 42, log=print) -> tuple[pa.Table, dict, pa.Table]:
-    """Stats of every catalog feature present in <lake_root>/features/*.parquet.
+    """Stats of every catalog feature present in the lake's feature mart (LakeLayout.features).
 
     Returns (stats, summary, labels): one row per feature, a summary dict, and the A-card labels by obs_id."""
     cat = catalog()
     settings = cat.settings
     optbinning_top = int(settings.get("optbinning_top", 150) if optbinning_top is None else optbinning_top)
-    lake_root = Path(lake_root)
-    fdir = lake_root / "features"
+    layout = _layout(lake)
     t0 = time.perf_counter()
-    con = duckdb.connect()
-    spine_path = fdir / "feat_spine.parquet"
-    con.execute(f"CREATE TABLE spine AS SELECT obs_id, obs_month FROM read_parquet('{spine_path}')").fetchall()
+    con = storage.connect(layout.root)
+    con.execute("CREATE TABLE spine AS SELECT obs_id, obs_month "
+                f"FROM read_parquet({storage.sql_string(layout.feature_spine)})").fetchall()
     n_spine = con.execute("SELECT count(*) FROM spine").fetchall()[0][0]
-    con.register("labels_in", acard_labels(LakeLayout(root=lake_root).labels))
+    con.register("labels_in", acard_labels(layout.labels, con=con))
     con.execute("CREATE TABLE labels AS SELECT s.obs_id, l.label FROM spine s JOIN labels_in l USING (obs_id)").fetchall()
     n_labelled, n_bad = con.execute("SELECT count(*), coalesce(sum(label), 0) FROM labels").fetchall()[0]
     months = [r[0] for r in con.execute("SELECT DISTINCT obs_month FROM spine WHERE obs_month IS NOT NULL").fetchall()]
@@ -179,7 +180,7 @@ def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning
     rows: list[dict] = []
     label_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for table, feats in cat.by_table().items():
-        path = fdir / f"{table}.parquet"
+        path = layout.feature_table(table)
         files = parquet_files(path)
         if not files:
             log(f"feature stats: {path} missing, skipped")
@@ -248,22 +249,25 @@ def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning
     return out, summary, label_rows
 
 
-def write_stats(lake_root: Path, stats: pa.Table, summary: dict, labels: pa.Table | None = None) -> dict[str, Path]:
-    """<lake>/features/_stats/: feature_stats.parquet, feature_dictionary.parquet, acard_labels.parquet, summary.json."""
+def _layout(lake: LakeLayout | Path | str) -> LakeLayout:
+    return lake if isinstance(lake, LakeLayout) else LakeLayout.at(lake)
+
+
+def write_stats(lake: LakeLayout | Path | str, stats: pa.Table, summary: dict,
+                labels: pa.Table | None = None) -> dict[str, Path]:
+    """LakeLayout.feature_stats: feature_stats.parquet, feature_dictionary.parquet, acard_labels.parquet, summary.json."""
     import json
 
     from features.docs import dictionary_rows
 
-    out_dir = Path(lake_root) / "features" / "_stats"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"stats": out_dir / "feature_stats.parquet", "dictionary": out_dir / "feature_dictionary.parquet",
-             "summary": out_dir / "summary.json", "labels": out_dir / "acard_labels.parquet"}
+    layout = _layout(lake)
+    paths = {"stats": layout.feature_stats_file("feature_stats"),
+             "dictionary": layout.feature_stats_file("feature_dictionary"),
+             "summary": layout.feature_stats / "summary.json", "labels": layout.feature_stats_file("acard_labels")}
     tables = [("stats", stats), ("dictionary", pa.Table.from_pylist(dictionary_rows(catalog())))]
     if labels is not None:
         tables.append(("labels", labels))
     for key, table in tables:
-        tmp = paths[key].with_suffix(".tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        tmp.replace(paths[key])
-    paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
+        storage.write_parquet(table, paths[key], compression="zstd")
+    storage.write_text(paths["summary"], json.dumps(summary, indent=2, default=str))
     return paths

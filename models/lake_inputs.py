@@ -9,11 +9,12 @@ import pandas as pd
 import yaml
 
 from features.catalog import KEY_COLUMNS, catalog
+from features.docs import DICTIONARY_CSV
 from lake.layout import LakeLayout
 from models.registry import ModelRegistry
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
-FEATURE_DICTIONARY = Path(__file__).resolve().parent.parent / "features" / "docs" / "feature_dictionary.csv"
+FEATURE_DICTIONARY = DICTIONARY_CSV
 
 
 class ModelDataError(ValueError):

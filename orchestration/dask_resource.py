@@ -23,12 +23,12 @@ class DaskResource(dg.ConfigurableResource):
     def address(self) -> str:
         return (self.scheduler_address or os.environ.get(SCHEDULER_ENV, "")).strip()
 
-    def apply_to_environment(self) -> str:
-        """Make the dbt subprocess (which inherits this environment) use the configured cluster; returns a
-        description for the run's log."""
+    def dbt_env(self) -> dict[str, str]:
+        """The variable the dbt subprocess's feature models read (empty: in-process), scoped to the dbt call
+        like the lake's locations (orchestration.dbt_cli.scoped_env)."""
+        return {SCHEDULER_ENV: self.address()}
+
+    def describe(self) -> str:
         address = self.address()
-        if address:
-            os.environ[SCHEDULER_ENV] = address
-            return f"feature shards on the Dask cluster at {address}"
-        os.environ.pop(SCHEDULER_ENV, None)
-        return "feature shards in-process (no Dask scheduler configured)"
+        return (f"feature shards on the Dask cluster at {address}" if address
+                else "feature shards in-process (no Dask scheduler configured)")

@@ -13,13 +13,13 @@ Register with: ``assets=[..., *feature_assets]``, ``asset_checks=[..., *feature_
 """
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from features.catalog import KEY_COLUMNS, catalog
 from features.generate import diff
 from features.shards import parquet_files, read_manifest
 from lake.layout import LakeLayout
 from features.stats import compute_feature_stats, write_stats
+from lake.storage import parquet_metadata
 from orchestration.resources import LakeResource
 
 FEATURES_GROUP = "features"
@@ -34,7 +34,7 @@ LABELS_KEY = dg.AssetKey(["labels", "labels"])  # IV is measured against the A-c
     deps=[*MART_KEYS, LABELS_KEY],
     group_name=FEATURES_GROUP,
     kinds={"python", "parquet"},
-    # reads labels from lakehouse.duckdb (read-only): never while dbt holds the writer lock
+    # after dbt (the labels mart, the feature tables): never while dbt rewrites them
     pool="lakehouse_duckdb_writer",
     description=("Per-feature stats of the feature mart: missing rate (exact), distinct count and distribution "
                  "(sample), IV against the A-card label of the labels mart (the target models/specs/model_specs.yaml "
@@ -42,11 +42,11 @@ LABELS_KEY = dg.AssetKey(["labels", "labels"])  # IV is measured against the A-c
                  "first and the last 3 observation months. Writes <LAKE_ROOT>/features/_stats/."),
 )
 def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    root = lake.config().root
-    stats, summary, labels = compute_feature_stats(root, log=context.log.info)
-    paths = write_stats(root, stats, summary, labels)
+    layout = lake.config()
+    stats, summary, labels = compute_feature_stats(layout, log=context.log.info)
+    paths = write_stats(layout, stats, summary, labels)
     rows = stats.to_pylist()
-    shards = mart_shards(root)
+    shards = mart_shards(layout)
     top = sorted((r for r in rows if r.get("iv") is not None), key=lambda r: -r["iv"])[:15]
     shifted = sum(1 for r in rows if r.get("psi_class") == "shift")
     return dg.MaterializeResult(metadata={
@@ -62,11 +62,11 @@ def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     })
 
 
-def mart_shards(root) -> str:
+def mart_shards(layout: LakeLayout) -> str:
     """How the last build of each family table ran (from its manifest): shards, mode, runner, rows recomputed."""
     lines = ["| table | shards | mode | runner | rows recomputed / rows | wall s |", "| --- | ---: | --- | --- | ---: | ---: |"]
     for table in catalog().by_table():
-        m = read_manifest(LakeLayout(root=root).feature_table(table))
+        m = read_manifest(layout.feature_table(table))
         if m:
             lines.append(f"| `{table}` | {m['n_shards']} ({m['shards_skipped']} untouched) | {m['mode']} | "
                          f"{m['runner']} | {m['rows_recomputed']:,} / {m['rows']:,} | {m['wall_s']:.1f} |")
@@ -77,17 +77,18 @@ def mart_shards(root) -> str:
                                               "(and the committed dbt SQL is what the catalog generates).")
 def mart_matches_catalog(lake: LakeResource) -> dg.AssetCheckResult:
     cat = catalog()
-    fdir = lake.config().root / "features"
+    layout = lake.config()
     problems: dict[str, object] = {}
     stale = diff(cat)
     if stale:
         problems["stale_generated_files"] = stale
     for table, feats in cat.by_table().items():
-        files = parquet_files(fdir / f"{table}.parquet")
+        path = layout.feature_table(table)
+        files = parquet_files(path)
         if not files:
             problems[table] = "missing"
             continue
-        names = pq.read_schema(files[0]).names
+        names = parquet_metadata(files[0]).schema.names
         expected = [*KEY_COLUMNS, *(f.name for f in feats)]
         if names != expected:
             problems[table] = {"missing": sorted(set(expected) - set(names))[:20],

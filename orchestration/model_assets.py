@@ -57,7 +57,7 @@ model_assets = [model_asset(label) for label in model_specs()["labels"]]
     kinds={"parquet"},
     description="Scores of every customer's latest observation with each label's champion: probability, points, "
                 "grade, top-3 reasons (LightGBM SHAP), decision and recommended limit from the strategy YAML. "
-                "Written to <lake>/scores/business_date=D/scores.parquet in the scores contract (lake/scores.py).",
+                "Written to LakeLayout.scores_file(D) in the scores contract (lake/scores.py).",
 )
 def batch_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     try:

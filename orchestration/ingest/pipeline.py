@@ -88,7 +88,7 @@ LOG_SCHEMA = pa.schema([
 
 
 def _log_dir(lake: LakeLayout, table: str) -> Path:
-    return lake.meta / "ingest_log" / table
+    return lake.ingest_log_dir(table)
 
 
 def ingested_files(lake: LakeLayout, table: str) -> set[tuple[str, str]]:

@@ -5,14 +5,13 @@ Output: every row exactly once, either typed for bronze or with the reasons it w
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 
 from lake.contracts import Column, Contract
+from lake.tokens import bronze_token_sql as hmac_sql
 
 # Timestamps are local business time; allow a day of clock/time-zone skew before calling a value future.
 FUTURE_TOLERANCE = timedelta(days=1)
-HMAC_BLOCK = 64
 
 
 def _quote(name: str) -> str:
@@ -25,19 +24,6 @@ def _literal(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def hmac_sql(expr: str, key: str) -> str:
-    """HMAC-SHA256 of a text expression in DuckDB SQL (RFC 2104), so tokenising stays vectorised.
-    Values are trimmed and upper-cased first so the same person tokenises alike in every source."""
-    k = key.encode()
-    if len(k) > HMAC_BLOCK:
-        k = hashlib.sha256(k).digest()
-    k = k.ljust(HMAC_BLOCK, b"\0")
-    ipad = bytes(b ^ 0x36 for b in k).hex()
-    opad = bytes(b ^ 0x5C for b in k).hex()
-    inner = f"unhex(sha256(unhex('{ipad}') || encode(upper(trim({expr})))))"
-    return f"'tk_' || left(sha256(unhex('{opad}') || {inner}), 32)"
 
 
 def _typed(c: Column) -> str:
