@@ -8,8 +8,9 @@ those arrays (mean = s / c, std from sums of squares, share = slot / all, ...). 
 1,350 features x 100k observations: DuckDB's PIVOT of the long form took 8-22 s and the wide projection plus
 COPY TO Parquet another 9-11 s; this reshape takes ~2 s and pyarrow writes the file in ~3 s.
 
-Shards are hash(customer_id) buckets of the spine (the generated SQL filters the spine and the source with the
-same predicate), so memory stays bounded and the output rows are sorted by (customer_id, obs_at) per shard.
+Shards are hash(customer_id) buckets of the spine and the sources (features/shards.py lays the inputs out by
+shard and runs one task per shard, in-process or on Dask), so memory stays bounded, shards run in parallel, and
+the output rows are sorted by (customer_id, obs_at) per shard.
 """
 from __future__ import annotations
 
