@@ -139,13 +139,32 @@ def build_mart(con, families, out: Path, runner, n: int) -> dict:
     return res
 
 
-def same_parts(a: Path, b: Path) -> bool:
+def part_difference(a: Path, b: Path) -> float:
+    """Largest relative difference between the part files of two builds of one table (inf when the parts,
+    keys or nulls differ). DuckDB sums in parallel threads in a different order, so floats may differ in
+    the last bits between runs with different thread counts."""
     from features.shards import parquet_files
 
     fa, fb = parquet_files(a), parquet_files(b)
     if [p.name for p in fa] != [p.name for p in fb]:
-        return False
-    return all(pq.read_table(x).equals(pq.read_table(y)) for x, y in zip(fa, fb))
+        return float("inf")
+    worst = 0.0
+    for x, y in zip(fa, fb):
+        ta, tb = pq.read_table(x), pq.read_table(y)
+        if ta.column_names != tb.column_names or ta.num_rows != tb.num_rows:
+            return float("inf")
+        for col in ta.column_names:
+            if ta[col].equals(tb[col]):
+                continue
+            if ta[col].null_count != tb[col].null_count or not ta[col].type.equals(tb[col].type) or col in (
+                    "obs_id", "customer_id", "obs_at"):
+                return float("inf")
+            u = ta[col].to_numpy(zero_copy_only=False).astype(float)
+            v = tb[col].to_numpy(zero_copy_only=False).astype(float)
+            with np.errstate(invalid="ignore"):
+                d = np.nanmax(np.abs(u - v) / np.maximum(1.0, np.abs(v)))
+            worst = max(worst, float(d))
+    return worst
 
 
 def pandas_baseline(con, out: Path, family: str = "ecom") -> tuple[float, float, str]:
@@ -235,8 +254,8 @@ def main(argv=None) -> int:
             results["dask"] = (time.perf_counter() - t, rss.peak, fams_b)
         client.close()
         cluster.close()
-        identical = all(same_parts(out_a / f"{catalog().families[f].table}.parquet",
-                                   out_b / f"{catalog().families[f].table}.parquet") for f in families)
+        difference = max(part_difference(out_a / f"{catalog().families[f].table}.parquet",
+                                         out_b / f"{catalog().families[f].table}.parquet") for f in families)
     pandas = None
     if not args.skip_pandas and "ecom" in families:
         with PeakRSS() as rss:
@@ -252,7 +271,7 @@ def main(argv=None) -> int:
     if "dask" in results:
         print(f"{'dask LocalCluster start-up':<34} {startup:8.1f}")
         print(f"in-process / dask wall ratio: {results['in-process'][0] / results['dask'][0]:.2f}x; "
-              f"part files identical: {identical}")
+              f"in-process vs dask parts: max relative difference {difference:.1e}")
     if pandas:
         ecom_a = results["in-process"][2]["ecom"]["wall_s"]
         print(f"{'pandas baseline (ecom family)':<34} {pandas[0]:8.1f} {pandas[1] / 2**30:12.2f}")
@@ -270,7 +289,7 @@ def main(argv=None) -> int:
         agg["inputs_by_shard_s"] = agg.get("inputs_by_shard_s", 0.0) + results["in-process"][2][f]["partition_s"]
     print("in-process time by step (s): " + ", ".join(f"{k} {v:.1f}" for k, v in agg.items()))
     print(f"load average before {load0[0]:.1f} / after {load1[0]:.1f} (1-min), {os.cpu_count()} cores")
-    return 0 if ("dask" not in results or identical) else 1
+    return 0 if ("dask" not in results or difference < 1e-9) else 1
 
 
 if __name__ == "__main__":

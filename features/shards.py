@@ -222,6 +222,7 @@ def run_shard(task: ShardTask) -> ShardResult:
     fam = catalog().families[task.family]
     con = duckdb.connect(config=duckdb_settings(task.in_process_workers).config())
     try:
+        con.execute("SET enable_progress_bar = false").fetchall()  # a worker's log is no terminal
         con.execute(f"SET VARIABLE features_nshards = {int(task.n_shards)}").fetchall()
         con.execute(f"SET VARIABLE features_shard = {int(task.shard)}").fetchall()
         rels = {}

@@ -173,10 +173,12 @@ def test_no_scheduler_means_in_process_and_the_dagster_resource_hands_one_to_dbt
 
     assert isinstance(runner_from_env({}), InProcessRunner)
     monkeypatch.delenv(SCHEDULER_ENV, raising=False)
-    assert "in-process" in DaskResource().apply_to_environment() and SCHEDULER_ENV not in os.environ
-    assert "tcp://10.0.0.5:8786" in DaskResource(scheduler_address="tcp://10.0.0.5:8786").apply_to_environment()
-    assert os.environ[SCHEDULER_ENV] == "tcp://10.0.0.5:8786"  # inherited by the dbt subprocess
-    monkeypatch.delenv(SCHEDULER_ENV)
+    assert DaskResource().dbt_env() == {SCHEDULER_ENV: ""} and "in-process" in DaskResource().describe()
+    configured = DaskResource(scheduler_address="tcp://10.0.0.5:8786")
+    assert configured.dbt_env() == {SCHEDULER_ENV: "tcp://10.0.0.5:8786"}  # scoped into the dbt subprocess
+    monkeypatch.setenv(SCHEDULER_ENV, "tcp://10.0.0.6:8786")
+    assert DaskResource().dbt_env() == {SCHEDULER_ENV: "tcp://10.0.0.6:8786"}  # unconfigured: the environment's
+    assert isinstance(runner_from_env({SCHEDULER_ENV: "  "}), InProcessRunner)
     assert isinstance(defs.resources["dask"], DaskResource)
     dbt_step = next(a for a in defs.assets if "dbt" in getattr(a, "required_resource_keys", set()))
     assert "dask" in dbt_step.required_resource_keys
