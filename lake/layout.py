@@ -106,6 +106,11 @@ class LakeLayout:
     def ingest_log_dir(self, table: str) -> LakePath:
         return self.ingest_log / table
 
+    def ingest_lock(self, table: str) -> Path:
+        """Lake-level lock file serialising ingests of one table (two runs at once would duplicate keys).
+        Always on local disk (file locks need one); for an S3 lake it serialises the ingests of this machine."""
+        return self.local / "_meta" / "locks" / f"ingest_{table}.lock"
+
     @property
     def ge_results(self) -> LakePath:
         return self.meta / "ge_results"
@@ -193,6 +198,10 @@ class LakeLayout:
     @property
     def registry(self) -> LakePath:
         return self.root / "models" / "registry"
+
+    def model_monitoring_dir(self, label: str, version: str) -> LakePath:
+        # backfilled scores of past month-ends and the monitoring tables of one model version
+        return self.root / "models" / "monitoring" / label / version
 
     @property
     def scores(self) -> LakePath:
