@@ -61,6 +61,13 @@ def application_truth(layout: LakeLayout, obs: pd.DataFrame) -> pd.DataFrame:
     return truth.set_index("obs_id").reindex(obs["obs_id"]).reset_index()
 
 
+def _champion_model_type(layout: LakeLayout, defaults: dict) -> str:
+    """The A-card champion's model type (so the challenger competes like for like), else the first declared."""
+    reg = lake_registry(layout)
+    champ = reg.champion(LABEL)
+    return reg.metrics(LABEL, champ)["model_type"] if champ else defaults["model_types"][0]
+
+
 def _json_ready(obj):
     """numpy scalars to Python, NaN to None (metrics.json stays valid JSON)."""
     if isinstance(obj, dict):
@@ -93,11 +100,14 @@ def run_reject_inference(layout: LakeLayout, methods=DEFAULT_METHODS, model_type
     unknown = [m for m in methods if m not in METHODS or m == "accepted_only"]
     if unknown:
         raise ValueError(f"unknown reject-inference method(s) {unknown}; choose from {METHODS[1:]}")
+    from models.lake_training import lightgbm_selection
+
     defaults = model_specs()["defaults"]
-    model_type = model_type or defaults["champion_model_type"]
+    model_type = model_type or _champion_model_type(layout, defaults)
     obs = application_observations(layout, max_rows=max_rows or int(defaults["max_rows"]))
     n_acc = int(obs["target"].notna().sum())
-    if n_acc == 0 or obs["target"].sum() < 20:
+    n_bads = int(obs["target"].sum())
+    if n_acc == 0 or n_bads < 20:
         raise ModelDataError(f"{LABEL}: {n_acc} labelled applications with {int(obs['target'].sum())} bads: "
                              "too few for reject inference (is the world large / long enough?)")
     frame = load_features(layout, obs)
@@ -106,7 +116,8 @@ def run_reject_inference(layout: LakeLayout, methods=DEFAULT_METHODS, model_type
     common = dict(target="target", accepted_column=ACCEPTED, time_column="obs_month", model_type=model_type,
                   label=LABEL, split={"oot_fraction": float(defaults["oot_fraction"])},
                   id_columns=("obs_id", "customer_id"), exclude=("obs_at", "application_id"),
-                  feature_dictionary=feature_dictionary())
+                  feature_dictionary=feature_dictionary(),
+                  select=lightgbm_selection(defaults, n_bads) if model_type == "lightgbm" else True)
     fits = {"accepted_only": fit_reject_inference(frame, method="accepted_only", **common)}
     baseline = fits["accepted_only"].result
     for method in methods:

@@ -81,7 +81,9 @@ def test_best_method_is_registered_as_a_challenger_and_the_champion_stays(lake, 
     m = registry.metrics("a_card", rep.challenger_version)
     best = rep.table.set_index("model").loc[rep.best_method]
     assert m["reject_inference_method"] == rep.best_method in METHODS and m["role"] == "challenger"
-    assert m["model_name"] == f"a_card_lightgbm_ri_{rep.best_method}"
+    # like for like: the challenger is the champion's model type
+    assert m["model_type"] == registry.metrics("a_card", champion_before)["model_type"] == rep.info["model_type"]
+    assert m["model_name"] == f"a_card_{m['model_type']}_ri_{rep.best_method}"
     assert m["auc_ttd"] == pytest.approx(best["auc_ttd"]) and m["auc_ttd_true_pd"] == pytest.approx(best["auc_ttd_true_pd"])
     assert m["auc_ttd_ci"][0] <= m["auc_ttd"] <= m["auc_ttd_ci"][1]
     assert m["auc_ttd_true_pd"] == max(rep.table.set_index("model").loc[list(METHODS[1:]), "auc_ttd_true_pd"])

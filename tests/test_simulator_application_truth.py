@@ -36,6 +36,7 @@ def con(world_dir):
     con.execute(f"CREATE VIEW draws AS SELECT * FROM read_csv('{land}/drawdowns/*.csv', header=true)")
     con.execute(f"CREATE VIEW truth AS SELECT * FROM read_parquet('{root}/truth/applications_truth.parquet')")
     con.execute(f"CREATE VIEW loans AS SELECT * FROM read_parquet('{root}/truth/loans_truth.parquet')")
+    con.execute(f"CREATE VIEW oracle AS SELECT * FROM read_parquet('{root}/truth/application_oracle.parquet')")
     return con
 
 
@@ -69,6 +70,11 @@ def test_booked_rows_are_the_first_loan_of_the_application_with_its_truth(con):
     assert con.execute("SELECT count(*) FROM truth WHERE first_loan_id IS NULL "
                        "AND outcome_source <> 'counterfactual'").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM truth WHERE NOT approved AND first_loan_id IS NOT NULL").fetchone()[0] == 0
+    # the A-card oracle of booked applications (simulator/oracle.py) is the same probability
+    n_oracle, n_same = con.execute("SELECT count(*), count(*) FILTER (WHERE o.first_loan_id = t.first_loan_id "
+                                   "AND abs(o.p_a_card - t.true_pd_a_card) < 1e-9) "
+                                   "FROM oracle o JOIN truth t USING (application_id)").fetchone()
+    assert n_oracle == n_same == n
 
 
 def test_counterfactual_follows_the_booked_hazard(con):
