@@ -95,10 +95,13 @@ def write_tables(tables: Iterable[pa.Table], location: str, compression: str = "
 
 
 def write_model_output(df, con, location: str, compression: str = "zstd") -> None:
-    """What a dbt Python model returned -> Parquet: a pyarrow Table, an iterable of Tables, or a relation."""
+    """What a dbt Python model returned -> Parquet: a sharded family build (features.engine.ShardedFamilyBuild,
+    a folder of part files), a pyarrow Table, an iterable of Tables, or a relation."""
     import duckdb
 
-    if isinstance(df, pa.Table):
+    if hasattr(df, "write") and callable(df.write):  # a sharded family build writes its own folder of parts
+        df.write(location, compression)
+    elif isinstance(df, pa.Table):
         write_tables([df], location, compression)
     elif isinstance(df, duckdb.DuckDBPyRelation):
         write_sql(con, df.sql_query(), location, compression)
