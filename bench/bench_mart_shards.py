@@ -102,7 +102,7 @@ def prepare_lake(lake: Path, customers: int, months: int, seed: int) -> None:
     env = {**os.environ, **dbt_env(cfg)}
     cmd = [DBT_EXECUTABLE, "run", "--select", "staging", *input_models(),
            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-           "--target-path", str(lake / "_dbt" / "target"), "--log-path", str(lake / "_dbt" / "logs")]
+           "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.dbt_target.parent / "logs")]
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=DBT_DIR, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -227,7 +227,9 @@ def main(argv=None) -> int:
     from features.executor import DaskRunner, InProcessRunner
 
     families = list(catalog().families) if args.families == "all" else args.families.split(",")
-    con = duckdb.connect(str(lake / "lakehouse.duckdb"), read_only=True)
+    from lake.layout import LakeLayout
+
+    con = duckdb.connect(str(LakeLayout(root=lake).database), read_only=True)
     con.execute(f"SET threads = {os.cpu_count()}").fetchall()
     spine_rows = con.execute("select count(*) from features.feat_spine").fetchall()[0][0]
     n = args.shards or n_shards(spine_rows)
