@@ -182,3 +182,24 @@ def test_no_scheduler_means_in_process_and_the_dagster_resource_hands_one_to_dbt
     assert isinstance(defs.resources["dask"], DaskResource)
     dbt_step = next(a for a in defs.assets if "dbt" in getattr(a, "required_resource_keys", set()))
     assert "dask" in dbt_step.required_resource_keys
+
+
+def test_the_feature_range_check_reads_every_shard_file(tmp_path):
+    """The blocking feature-profile check (Parquet footers) sees a bad value in any shard, not only the first."""
+    import dagster as dg
+    import pyarrow.parquet as pq
+
+    from lake.layout import LakeLayout
+    from orchestration.quality_checks import feature_table_check
+    from orchestration.resources import LakeResource
+
+    lake = LakeLayout(root=tmp_path / "lake")
+    folder = lake.feature_table("feat_ecom")
+    folder.mkdir(parents=True)
+    check = feature_table_check("feat_ecom")
+    for share, expected in ((0.5, True), (1.7, False)):
+        for k, shr in enumerate([0.25, share]):
+            pq.write_table(pa.table({"obs_id": [2 * k, 2 * k + 1], "ecom_cnt_7d": [0, 3],
+                                     "ecom_cat_groceries_shr_cnt_7d": [0.0, shr]}), folder / f"part-{k:04d}.parquet")
+        result = check(dg.build_asset_check_context(resources={"lake": LakeResource(root=str(lake.root))}))
+        assert result.passed is expected
