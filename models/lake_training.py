@@ -145,7 +145,8 @@ def train_label(layout: LakeLayout, label: str, log=print) -> dict:
             feature_dictionary=feature_dictionary(), select=select, n_jobs=2,
         )
         folds = in_time_cv_auc(frame, result)
-        cv = {"cv_auc": float(np.mean(folds)) if folds else None, "cv_auc_folds": folds, "cv_folds": len(folds)}
+        cv = {"cv_auc": float(np.mean(folds)) if folds else None, "cv_auc_folds": folds, "cv_folds": len(folds),
+              "sample_max_rows": int(spec.get("max_rows", defaults["max_rows"]))}  # to re-draw the same rows
         version = reg.register(result, label=label, model_name=f"{label}_{model_type}", extra_metrics=cv)
         m = {**result.metrics, **cv}
         summary[model_type] = {"version": version, **{k: m.get(k) for k in (
@@ -206,7 +207,10 @@ def oracle_bound(layout: LakeLayout, label: str, version: str = "champion", n_bo
     reg = lake_registry(layout)
     model = reg.load(label, version)
     specs = model_specs()
-    obs = training_observations(layout, specs["labels"][label], specs["defaults"])
+    spec = dict(specs["labels"][label])
+    if model.metrics.get("sample_max_rows"):  # the sample the version was trained on, not today's spec
+        spec["max_rows"] = int(model.metrics["sample_max_rows"])
+    obs = training_observations(layout, spec, specs["defaults"])
     oot_start = pd.to_datetime((model.metrics.get("split") or {}).get("oot_start"))
     obs = obs[pd.to_datetime(obs["obs_month"]) >= oot_start].reset_index(drop=True)
     oracle = oracle_probability(layout, obs, label)
