@@ -196,9 +196,11 @@ def speed(rows: int, cols: int, with_toad: bool = False) -> None:
     timings = {}
     t0 = time.perf_counter()
     frame = pd.concat([df.assign(_p=0), df.head(100).assign(_p=1)], ignore_index=True)  # a token OOT window
-    train_model(frame, "bad", features=feats, time_column="_p", split=Split(oot_start=1), model_type="scorecard",
+    result = train_model(frame, "bad", features=feats, time_column="_p", split=Split(oot_start=1), model_type="scorecard",
                 validation="none", n_jobs=THREADS)
     timings["lib_scorecard (selection + fit)"] = time.perf_counter() - t0
+    print("  lib_scorecard steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
+          + "; selection steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in result.selection.timings.items()), flush=True)
     t0 = time.perf_counter()
     optbinning_lr(X, y, X.head(10), n_jobs=THREADS)
     timings["optbinning BinningProcess(IV>=0.02) + LR, n_jobs=2"] = time.perf_counter() - t0

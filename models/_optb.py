@@ -30,9 +30,28 @@ def optbinning():
     return ob
 
 
+SIGNIFICANT_TREND = "auto_significant"
+SHAPE_MIN_IV_GAIN = 0.02      # a peak / valley must add this much IV over monotone bins ...
+SHAPE_MIN_IV_RATIO = 1.5      # ... and this much relatively, or the monotone bins are kept
+
+
 def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
-    """Fit one ``OptimalBinning`` (warnings silenced); returns the fitted object."""
+    """Fit one ``OptimalBinning`` (warnings silenced); returns the fitted object.
+
+    ``monotonic_trend="auto_significant"`` (this library's default): monotone bins
+    (optbinning's ``auto_asc_desc``) unless a peak or valley (``auto_heuristic``) adds at least
+    0.02 IV and 50 % over them. optbinning's plain ``"auto"`` lets any shape win, which fits pure
+    noise (IV 0.025 instead of 0.007) and lost 0.015 AUC on Lending Club; monotone-only flattens
+    U-shaped effects such as age.
+    """
     ob = optbinning()
+    if not categorical and params.get("monotonic_trend") == SIGNIFICANT_TREND:
+        mono = fit_optimal_binning(x, y, name, **{**params, "monotonic_trend": "auto_asc_desc"})
+        shaped = fit_optimal_binning(x, y, name, **{**params, "monotonic_trend": "auto_heuristic"})
+        iv_mono, iv_shaped = information_value(mono), information_value(shaped)
+        if iv_shaped >= iv_mono + SHAPE_MIN_IV_GAIN and iv_shaped >= SHAPE_MIN_IV_RATIO * iv_mono:
+            return shaped
+        return mono
     binning = ob.OptimalBinning(name=name, dtype="categorical" if categorical else "numerical", **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

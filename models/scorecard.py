@@ -10,9 +10,11 @@ The scorecard is optbinning's ``Scorecard``: a ``BinningProcess`` (optimal WoE b
 missing values and special codes in bins of their own with their empirical WoE) and sklearn's
 ``LogisticRegression`` on the WoE values, with the same ``pdo_odds`` scaling for the points table.
 
-* The shape of each feature's bins is chosen per feature: ``monotonic_trend="auto"`` (the default)
-  lets optbinning pick ascending, descending, peak or valley, so a U-shaped effect (age) is not
-  flattened; a dict ``{feature: trend}`` overrides single features.
+* The shape of each feature's bins is chosen per feature: ``monotonic_trend="auto_significant"``
+  (the default) keeps monotone bins unless a peak or valley adds at least 0.02 IV and 50 %, so a
+  U-shaped effect (age) is not flattened and noise is not fitted; any optbinning trend ("auto",
+  "auto_asc_desc", "peak", ...) can be given instead, and a dict ``{feature: trend}`` overrides
+  single features.
 * Special values (bureau-style codes such as -7 / -8 / -9 for "no record", or 99999999 for "not
   reported") get their own bins: declared per feature (``special_codes={"f": [-7, -8]}``) or
   detected (``"auto"``, :func:`detect_special_codes`).
@@ -95,7 +97,7 @@ def points_to_probability(points, scaling: ScoreScaling = DEFAULT_SCALING) -> np
 
 
 DEFAULT_BINNING = {"max_n_prebins": 20, "min_prebin_size": 0.02, "min_bin_size": 0.03}
-DEFAULT_MONOTONIC_TREND = "auto"
+DEFAULT_MONOTONIC_TREND = "auto_significant"   # see models._optb.fit_optimal_binning
 ALL_NINES = tuple(float("9" * k) for k in range(3, 10))    # 999 … 999999999: "not reported" sentinels
 
 
@@ -131,7 +133,7 @@ def detect_special_codes(frame: pd.DataFrame, features=None, max_codes: int = 5)
 
 
 def resolve_trends(features, monotonic_trend) -> dict[str, str | None]:
-    """Per-feature trend from a single trend (str / None) or a dict {feature: trend} (default "auto")."""
+    """Per-feature trend from a single trend (str / None) or a dict {feature: trend} (default :data:`DEFAULT_MONOTONIC_TREND`)."""
     if isinstance(monotonic_trend, Mapping):
         default = monotonic_trend.get("default", DEFAULT_MONOTONIC_TREND)
         return {f: monotonic_trend.get(f, default) for f in features}
@@ -312,6 +314,8 @@ def _fixed_split_params(splits, special: list | None) -> dict:
     p: dict[str, Any] = {"monotonic_trend": None}
     if splits is not None and len(splits):
         p.update(user_splits=list(np.asarray(splits, dtype=float)), user_splits_fixed=[True] * len(splits))
+    else:  # no split found: stays one bin (not re-optimised without a trend)
+        p["max_n_bins"] = 1
     if special:
         p["special_codes"] = {str(c): [c] for c in special}
     return p
@@ -326,9 +330,9 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
     """Fit an optbinning ``Scorecard`` (BinningProcess + LogisticRegression) on the columns of ``X_train``.
 
     * ``binning_params`` go to ``BinningProcess`` (defaults :data:`DEFAULT_BINNING`);
-    * ``monotonic_trend``: per-feature bin shape, "auto" (optbinning picks ascending / descending /
-      peak / valley per feature), "auto_asc_desc" (monotone), None (unconstrained), or a dict
-      ``{feature: trend, "default": trend}``;
+    * ``monotonic_trend``: per-feature bin shape, "auto_significant" (default: monotone unless a
+      peak / valley is clearly stronger), any optbinning trend ("auto", "auto_asc_desc", "peak", ...),
+      None (unconstrained), or a dict ``{feature: trend, "default": trend}``;
     * ``special_codes``: ``{feature: [codes]}`` (each code its own bin), "auto"
       (:func:`detect_special_codes`) or None;
     * ``binning_splits``: ``{feature: splits}`` already found for these features (e.g. by the feature
@@ -348,7 +352,15 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
     specials = detect_special_codes(X_train, num) if special_codes == "auto" else dict(special_codes or {})
     trends = resolve_trends(num, monotonic_trend)
     fit_params: dict[str, dict] = {}
+    from models._optb import SIGNIFICANT_TREND, fit_optimal_binning
+
     for f in num:
+        if (binning_splits is None or f not in binning_splits) and trends[f] == SIGNIFICANT_TREND:
+            # the shape is chosen feature by feature first; the binning process then takes its splits
+            codes = specials.get(f)
+            b = fit_optimal_binning(X_train[f].to_numpy(dtype=float, na_value=np.nan), y, f, monotonic_trend=trends[f],
+                                    **params, **({"special_codes": {str(c): [c] for c in codes}} if codes else {}))
+            binning_splits = {**(binning_splits or {}), f: np.asarray(b.splits, dtype=float).tolist()}
         if binning_splits is not None and f in binning_splits:
             fit_params[f] = _fixed_split_params(binning_splits[f], specials.get(f))
         else:

@@ -54,9 +54,9 @@ class SelectionConfig:
     max_iv: float | None = None
     max_corr: float | None = 0.8
     max_features: int | None = None
-    # per-feature bin shape chosen by optbinning (ascending, descending, peak or valley): a monotone-only
-    # rule flattens U-shaped effects (age) and under-rates them
-    binning_params: dict[str, Any] = field(default_factory=lambda: {"monotonic_trend": "auto"})
+    # per-feature bin shape: monotone unless a peak / valley is clearly stronger (models._optb): a
+    # monotone-only rule flattens U-shaped effects (age) and under-rates them; any shape fits noise
+    binning_params: dict[str, Any] = field(default_factory=lambda: {"monotonic_trend": "auto_significant"})
     special_codes: dict[str, list] | None = None    # {feature: [codes]}: own bins in the IV binning
     n_jobs: int = 2
     chunk_columns: int = 500

@@ -355,7 +355,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         cv_folds = 3 if len(y_tr) > LARGE_CV_ROWS else 5
 
     p = dict(params or {})
-    sc_trend = p.get("monotonic_trend", "auto")
+    sc_trend = p.get("monotonic_trend", "auto_significant")
     sc_binning = {**DEFAULT_BINNING, **dict(p.get("binning_params") or {})}
     specials: dict[str, list] = {}
     if model_type == "scorecard":
