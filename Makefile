@@ -15,7 +15,7 @@ LAYOUT := $(BIN)/python -m lake.locate
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo world materialize summary test dev dashboards features features-check bench-features clean
+.PHONY: install demo world materialize summary test dev dashboards features features-check bench-features bench-mart clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,9 @@ features-check: install
 
 bench-features: install
 	$(BIN)/python bench/bench_feature_mart.py --customers 100000
+
+bench-mart: install  # whole mart by shard: in-process vs 2-worker Dask LocalCluster vs pandas (CUSTOMERS=...)
+	$(BIN)/python bench/bench_mart_shards.py --customers $(CUSTOMERS)
 
 clean:
 	rm -rf data .lake_local dbt_project/target dbt_project/logs

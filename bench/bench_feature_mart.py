@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     writer = None
     rows = 0
     con.execute(f"SET VARIABLE features_nshards = {shards}").fetchall()
-    _hugepages(False)  # as features.engine.iter_family does for the dbt model
+    _hugepages(False)  # as features.shards.run_shard does for each shard task
     for i in range(shards):
         con.execute(f"SET VARIABLE features_shard = {i}").fetchall()
         t = time.perf_counter()

@@ -36,7 +36,7 @@ def chart_block(title: str, chart, df: pd.DataFrame, *, caption: str | None = No
 
 def missing_marts(exc: data.MartMissing) -> None:
     st.warning(f"The marts this page needs are not built yet ({exc}). Build them with `make demo` "
-               f"(or `dbt build --select staging marts`) and reload. Lake: `{data.lake_root()}`")
+               f"(or `python -m orchestration.dbt_cli build --select staging marts`) and reload. Lake: `{data.lake_root()}`")
     st.stop()
 
 

@@ -8,14 +8,13 @@ those arrays (mean = s / c, std from sums of squares, share = slot / all, ...). 
 1,350 features x 100k observations: DuckDB's PIVOT of the long form took 8-22 s and the wide projection plus
 COPY TO Parquet another 9-11 s; this reshape takes ~2 s and pyarrow writes the file in ~3 s.
 
-Shards are hash(customer_id) buckets of the spine (the generated SQL filters the spine and the source with the
-same predicate), so memory stays bounded and the output rows are sorted by (customer_id, obs_at) per shard.
+Shards are hash(customer_id) buckets of the spine and the sources (features/shards.py lays the inputs out by
+shard and runs one task per shard, in-process or on Dask), so memory stays bounded, shards run in parallel, and
+the output rows are sorted by (customer_id, obs_at) per shard.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-
 import numpy as np
 import pyarrow as pa
 
@@ -200,46 +199,50 @@ def _hugepages(enable: bool) -> bool | None:
     return _set_madvise_hugepage(enable)
 
 
-def iter_family(name: str, con, spine_sql: str, long_sql: str, shards: int | None = None,
-                timings: dict | None = None) -> Iterator[pa.Table]:
-    """Yield the wide table of family `name`, one Arrow table per customer shard."""
-    import time
+class ShardedFamilyBuild:
+    """What a family's dbt Python model returns: the feature_parquet materialization calls `write(location)`,
+    which builds the table shard by shard (features.shards) on the configured runner (features.executor)."""
 
-    fam = catalog().families[name]
-    total = con.execute(f"select count(*) from ({spine_sql})").fetchall()[0][0]
-    shards = shards or n_shards(total)
-    pool: dict = {}  # stat buffers recycled across shards
-    huge = _hugepages(False)
-    con.execute(f"SET VARIABLE features_nshards = {int(shards)}").fetchall()
+    def __init__(self, name: str, con, relations: dict[str, str]):
+        self.name, self.con, self.relations = name, con, relations
+        self.manifest: dict | None = None
+
+    def write(self, location: str, compression: str = "zstd") -> dict:  # noqa: ARG002 - the catalog sets it
+        import os
+
+        from features.executor import runner_from_env
+        from features.shards import build_family_table
+        from lake.layout import LakeLayout
+
+        layout = LakeLayout.from_env()
+        runner = runner_from_env()
+        try:
+            self.manifest = build_family_table(
+                self.name, self.con, self.relations, location, layout.feature_shard_inputs, runner,
+                run_key=f"dbt-{os.getpid()}-{_process_start()}",
+                incremental=os.environ.get("FEATURES_FULL_REBUILD", "") not in ("1", "true"), log=print)
+        finally:
+            runner.close()
+        return self.manifest
+
+
+def _process_start() -> str:
+    """Identifies this process's run (families sharing an input partition it once per dbt invocation)."""
     try:
-        for i in range(shards):
-            con.execute(f"SET VARIABLE features_shard = {i}").fetchall()
-            t0 = time.perf_counter()
-            keys = con.sql(_spine_keys_sql(spine_sql)).to_arrow_table().cast(key_schema())
-            lt = con.sql(f"select * from ({long_sql})").to_arrow_table()
-            long = {c: lt.column(c).to_numpy() for c in lt.column_names}  # NULL stats -> NaN (filled later)
-            del lt
-            t1 = time.perf_counter()
-            table = reshape(fam, keys, long, timings, pool)
-            t2 = time.perf_counter()
-            if timings is not None:
-                timings["sql_s"] = timings.get("sql_s", 0.0) + t1 - t0
-                timings["reshape_s"] = timings.get("reshape_s", 0.0) + t2 - t1
-                timings["long_rows"] = timings.get("long_rows", 0) + len(long["r"])
-            yield table
-    finally:
-        pool.clear()
-        if huge is not None:
-            _hugepages(huge)
-        con.execute("RESET VARIABLE features_shard").fetchall()
-        con.execute("RESET VARIABLE features_nshards").fetchall()
+        import psutil
+
+        return str(int(psutil.Process().create_time() * 1000))
+    except Exception:  # noqa: BLE001 - psutil missing: one partition per family is still correct
+        import uuid
+
+        return uuid.uuid4().hex
 
 
-def build_family(name: str, session, spine, long, fingerprint: str | None = None) -> Iterator[pa.Table]:
-    """Entry point of the generated dbt Python models (feat_<family>.py)."""
+def build_family(name: str, session, inputs: dict, fingerprint: str | None = None) -> ShardedFamilyBuild:
+    """Entry point of the generated dbt Python models (feat_<family>.py); `inputs`: dbt refs by model name."""
     fam = catalog().families[name]
     if fingerprint is not None and fingerprint != family_fingerprint(fam):
         raise StaleModelError(
             f"dbt models of feature family {name!r} are stale: features/catalog.yaml changed. "
             "Run `python -m features.generate` and rebuild.")
-    return iter_family(name, session, spine.sql_query(), long.sql_query())
+    return ShardedFamilyBuild(name, session, {k: rel.sql_query() for k, rel in inputs.items()})

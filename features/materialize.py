@@ -12,6 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lake.storage import filesystem, is_remote, lake_path
+
 
 def _tmp(location: str) -> str:
     Path(location).parent.mkdir(parents=True, exist_ok=True)
@@ -20,6 +22,9 @@ def _tmp(location: str) -> str:
 
 def write_sql(con, sql: str, location: str, compression: str = "zstd") -> None:
     """COPY a query straight to Parquet (narrow tables: the spine, cross-family ratios)."""
+    if is_remote(location):  # an S3 PUT is atomic: no temporary name (dbt's connection has the filesystem)
+        con.execute(f"COPY ({sql}) TO '{location}' (FORMAT parquet, COMPRESSION {compression})").fetchall()
+        return
     tmp = _tmp(location)
     try:
         con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION {compression})").fetchall()
@@ -37,7 +42,8 @@ def write_tables(tables: Iterable[pa.Table], location: str, compression: str = "
     import queue
     import threading
 
-    tmp = _tmp(location)
+    remote = is_remote(location)
+    tmp = location if remote else _tmp(location)  # an S3 PUT is atomic: written in place
     q: queue.Queue = queue.Queue(maxsize=2)
     state: dict = {"rows": 0, "error": None}
 
@@ -49,7 +55,10 @@ def write_tables(tables: Iterable[pa.Table], location: str, compression: str = "
                     # dictionary encoding only pays for the keys; for thousands of float columns it costs
                     # ~25% write time and makes the file larger
                     dict_cols = [c for c in ("customer_id",) if c in t.column_names]
-                    writer = pq.ParquetWriter(tmp, t.schema, compression=compression, use_dictionary=dict_cols)
+                    writer = (pq.ParquetWriter(tmp, t.schema, compression=compression, use_dictionary=dict_cols)
+                              if not remote else
+                              pq.ParquetWriter(tmp[len("s3://"):], t.schema, compression=compression,
+                                               use_dictionary=dict_cols, filesystem=filesystem(lake_path(tmp))))
                 writer.write_table(t, row_group_size=max(t.num_rows, 1))
                 state["rows"] += t.num_rows
             if writer is None:
@@ -77,18 +86,22 @@ def write_tables(tables: Iterable[pa.Table], location: str, compression: str = "
             thread.join()
         if state["error"] is not None:
             raise state["error"]
-        os.replace(tmp, location)
+        if not remote:
+            os.replace(tmp, location)
     finally:
-        if os.path.exists(tmp):
+        if not remote and os.path.exists(tmp):
             os.remove(tmp)
     return state["rows"]
 
 
 def write_model_output(df, con, location: str, compression: str = "zstd") -> None:
-    """What a dbt Python model returned -> Parquet: a pyarrow Table, an iterable of Tables, or a relation."""
+    """What a dbt Python model returned -> Parquet: a sharded family build (features.engine.ShardedFamilyBuild,
+    a folder of part files), a pyarrow Table, an iterable of Tables, or a relation."""
     import duckdb
 
-    if isinstance(df, pa.Table):
+    if hasattr(df, "write") and callable(df.write):  # a sharded family build writes its own folder of parts
+        df.write(location, compression)
+    elif isinstance(df, pa.Table):
         write_tables([df], location, compression)
     elif isinstance(df, duckdb.DuckDBPyRelation):
         write_sql(con, df.sql_query(), location, compression)

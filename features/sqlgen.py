@@ -193,11 +193,14 @@ def long_sql(fam: Family) -> str:
 
 def family_model_py(fam: Family) -> str:
     fp = family_fingerprint(fam)
+    names = ["feat_spine", fam.source] + ([fam.asof["parent"]] if fam.asof and fam.asof["parent"] != fam.source else [])
+    inputs = ", ".join(f'"{n}": dbt.ref("{n}")' for n in names)
     return f'''# {HEADER}
 """{fam.title}: {len(fam.features)} features in one row per (customer, observation time).
 
-Runs {fam.long_model} (the long aggregate) shard by shard and reshapes it into the wide table with
-features.engine; see features/docs/FEATURES.md for the feature dictionary.
+Runs the long aggregate ({fam.long_model}) on each customer shard of its inputs and reshapes it into the wide
+table (features.shards / features.engine; in-process, or on Dask when DASK_SCHEDULER_ADDRESS is set); see
+features/docs/FEATURES.md for the feature dictionary.
 """
 
 
@@ -205,8 +208,8 @@ def model(dbt, session):
     dbt.config(materialized="feature_parquet")
     from features.engine import build_family
 
-    return build_family("{fam.name}", session, spine=dbt.ref("feat_spine"), long=dbt.ref("{fam.long_model}"),
-                        fingerprint="{fp}")
+    inputs = {{{inputs}}}
+    return build_family("{fam.name}", session, inputs=inputs, fingerprint="{fp}")
 '''
 
 

@@ -1,12 +1,11 @@
 """Per-feature statistics of the mart: missing rate, distinct count, IV against the A-card label, PSI.
 
-* missing rate: exact, from the Parquet column statistics (null counts) of the whole table;
+* missing rate: exact, from the Parquet column statistics (null counts) of every shard file of the table;
 * distinct count, mean / min / max / quantiles, zero share: on a deterministic sample of spine rows
   (`sample_rows`, all of them when the spine is smaller);
-* IV: against a simple A-card label computed here from staging (labels are formally a later issue):
-  bad = a loan drawn within 180 days of the application on the line it opened reached 30+ DPD within
-  6 months of disbursement (only loans with 6 months observed; applications without such loans get no label).
-  Every feature gets a quick IV (deciles + a missing bin, WoE with 0.5 smoothing); the `optbinning_top`
+* IV: against the A-card label the A-card models train on: the labels mart's column named by
+  `labels.a_card.target` in models/specs/model_specs.yaml (one definition of the label; observations whose
+  outcome window is not complete have none). Every feature gets a quick IV (deciles + a missing bin, WoE with 0.5 smoothing); the `optbinning_top`
   features with the highest quick IV are re-binned with optbinning's optimal WoE binning, whose IV replaces
   the quick one (`iv_method` says which). Optimal binning of all ~5,000 features would take minutes.
   Without labels (no matured loans yet) IV is missing.
@@ -25,49 +24,61 @@ import numpy as np
 import pyarrow as pa
 
 from features.catalog import catalog
+from features.shards import parquet_files
 from lake import storage
 from lake.layout import LakeLayout
 
 EPS = 1e-4
 DECILES = np.linspace(0.1, 0.9, 9)
 
-LABEL_SQL = """
-with horizon as (
-    select greatest(
-        coalesce((select max(drawdown_at) from staging.stg_drawdowns), timestamp '1970-01-01'),
-        coalesce((select max(paid_at) from staging.stg_repayments), timestamp '1970-01-01')) as end_at
-),
-loans as (
-    select i.loan_id, any_value(i.line_id) as line_id, any_value(i.drawdown_at) as drawdown_at,
-           bool_or(cast(i.due_date as timestamp) + interval 30 day <= i.drawdown_at + interval {mob} month
-                   and (i.paid_off_at is null or i.paid_off_at >= cast(i.due_date as timestamp) + interval 30 day)) as bad
-    from features_work.feat_src_installments i
-    group by i.loan_id
-)
-select a.application_id, max(l.bad::integer) as label, count(*) as loans
-from staging.stg_applications a
-join staging.stg_credit_lines c on c.application_id = a.application_id
-join loans l on l.line_id = c.line_id
-cross join horizon h
-where l.drawdown_at >= a.applied_at and l.drawdown_at < a.applied_at + interval 180 day
-  and l.drawdown_at + interval {mob} month <= h.end_at
-group by a.application_id
-"""
+MODEL_SPECS = Path(__file__).resolve().parent.parent / "models" / "specs" / "model_specs.yaml"
+IV_LABEL = "a_card"  # the label IV is measured against: the one the A-card models train on
 
 
-def acard_labels(database: Path, mob_months: int = 6) -> pa.Table:
-    """application_id, label (1 = bad), loans; empty when the lake has no matured loans (or no tables yet)."""
-    empty = pa.table({"application_id": pa.array([], pa.string()), "label": pa.array([], pa.int32()),
-                      "loans": pa.array([], pa.int64())})
-    if not Path(database).exists():
-        return empty
-    con = duckdb.connect(str(database), read_only=True)
+def iv_target(label: str = IV_LABEL) -> str:
+    """The labels-mart column of a model's label, as declared once in models/specs/model_specs.yaml (read as
+    configuration: features sit below models in the flow and import nothing from there)."""
+    import yaml
+
+    specs = yaml.safe_load(MODEL_SPECS.read_text())
     try:
-        return con.sql(LABEL_SQL.format(mob=int(mob_months))).to_arrow_table()
-    except duckdb.CatalogException:
+        return specs["labels"][label]["target"]
+    except KeyError as exc:
+        raise ValueError(f"{MODEL_SPECS}: no `labels.{label}.target`; feature IV needs the A-card label") from exc
+
+
+def acard_labels(labels_path, label: str = IV_LABEL, con=None) -> pa.Table:
+    """obs_id, label (1 = bad) of every observation the labels mart gives the A-card label (the rows the A-card
+    models train on); empty when the mart is not built yet or no outcome window is complete."""
+    empty = pa.table({"obs_id": pa.array([], pa.int64()), "label": pa.array([], pa.int32())})
+    target = iv_target(label)
+    if not labels_path.exists():
         return empty
+    own = con is None
+    con = duckdb.connect() if own else con
+    try:
+        return con.sql(f'SELECT obs_id::BIGINT AS obs_id, "{target}"::INTEGER AS label '
+                       f'FROM read_parquet({storage.sql_string(labels_path)}) WHERE "{target}" IS NOT NULL').to_arrow_table()
     finally:
-        con.close()
+        if own:
+            con.close()
+
+
+def _null_counts(files: list[Path]) -> tuple[dict[str, float], int]:
+    """Exact null count per column and the row count, from the Parquet footers of a table's files (one per
+    customer shard for a family table): no data is read."""
+    nulls: dict[str, float] = {}
+    n_rows = 0
+    for f in files:
+        meta = storage.parquet_metadata(f)
+        names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+        n_rows += meta.num_rows
+        for rg in range(meta.num_row_groups):
+            g = meta.row_group(rg)
+            for j, name in enumerate(names):
+                st = g.column(j).statistics
+                nulls[name] = nulls.get(name, 0.0) + (st.null_count if st is not None and st.has_null_count else 0)
+    return nulls, n_rows
 
 
 def _bin_index(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -142,13 +153,11 @@ def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_0
     layout = _layout(lake)
     t0 = time.perf_counter()
     con = storage.connect(layout.root)
-    con.execute("CREATE TABLE spine AS SELECT obs_id, obs_month, is_application, application_id "
+    con.execute("CREATE TABLE spine AS SELECT obs_id, obs_month "
                 f"FROM read_parquet({storage.sql_string(layout.feature_spine)})").fetchall()
     n_spine = con.execute("SELECT count(*) FROM spine").fetchall()[0][0]
-    labels = acard_labels(layout.database, int(settings.get("label_mob_months", 6)))
-    con.register("labels_in", labels)
-    con.execute("CREATE TABLE labels AS SELECT s.obs_id, l.label FROM spine s JOIN labels_in l USING (application_id) "
-                "WHERE s.is_application").fetchall()
+    con.register("labels_in", acard_labels(layout.labels, con=con))
+    con.execute("CREATE TABLE labels AS SELECT s.obs_id, l.label FROM spine s JOIN labels_in l USING (obs_id)").fetchall()
     n_labelled, n_bad = con.execute("SELECT count(*), coalesce(sum(label), 0) FROM labels").fetchall()[0]
     months = [r[0] for r in con.execute("SELECT DISTINCT obs_month FROM spine WHERE obs_month IS NOT NULL").fetchall()]
     first, last = _periods(months, int(settings.get("psi_period_months", 3)))
@@ -172,19 +181,11 @@ def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_0
     label_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for table, feats in cat.by_table().items():
         path = layout.feature_table(table)
-        if not path.exists():
+        files = parquet_files(path)
+        if not files:
             log(f"feature stats: {path} missing, skipped")
             continue
-        meta = storage.parquet_metadata(path)
-        schema_names = [meta.schema.column(j).name for j in range(meta.num_columns)]
-        nulls = np.zeros(meta.num_columns)
-        for rg in range(meta.num_row_groups):
-            g = meta.row_group(rg)
-            for j in range(meta.num_columns):
-                st = g.column(j).statistics
-                nulls[j] += st.null_count if st is not None and st.has_null_count else 0
-        null_of = dict(zip(schema_names, nulls))
-        n_rows = meta.num_rows
+        null_of, n_rows = _null_counts(files)
         present = [f for f in feats if f.name in null_of]
         for start in range(0, len(present), 400):
             chunk = present[start:start + 400]

@@ -196,3 +196,47 @@ def truncate_landing(rows: dict[str, list[dict]], cutoff: datetime, time_columns
 
 def as_json_safe(rows: list[dict]) -> list[dict]:
     return json.loads(json.dumps(rows, default=str))
+
+
+def random_orders_world(customers: int = 300, days: int = 400, seed: int = 0):
+    """Random e-commerce orders and a random spine (application-like times) for the shard, incremental and
+    point-in-time oracle tests: (spine, orders) as Arrow tables with the columns the `ecom` family reads."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2025-06-01T00:00:00", "s")
+    ids = np.array([f"C{i:05d}" for i in range(customers)])
+    n_orders = customers * 12
+    cust = ids[rng.integers(0, customers, n_orders)]
+    # seconds since start; some orders on the very same second, some exactly at an observation time below
+    secs = rng.integers(0, days * 86_400, n_orders)
+    ordered_at = start + secs.astype("timedelta64[s]")
+    cats = ["groceries", "apparel", "digital", "gaming", "luxury", "travel"]
+    orders = pa.table({
+        "order_id": [f"O{i}" for i in range(n_orders)],
+        "customer_id": cust,
+        "ordered_at": pa.array(ordered_at.astype("datetime64[us]")),
+        "order_amount": np.round(rng.lognormal(4, 1.2, n_orders), 2),
+        "category": np.array(cats)[rng.integers(0, len(cats), n_orders)],
+        "channel": np.array(["app", "web", "mini_program"])[rng.integers(0, 3, n_orders)],
+        "payment_method": np.array(["balance", "credit_card", "credit_line"])[rng.integers(0, 3, n_orders)],
+        "merchant_id": np.array([f"M{i}" for i in range(20)])[rng.integers(0, 20, n_orders)],
+        "device_id": np.array([f"D{i}" for i in range(customers // 2)])[rng.integers(0, customers // 2, n_orders)],
+    })
+    hours = ((secs % 86_400) // 3600).astype(np.int32)
+    dates = ordered_at.astype("datetime64[D]")
+    weekday = (dates.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+    orders = orders.append_column("order_hour", pa.array(hours)).append_column(
+        "is_weekend", pa.array(weekday >= 5)).append_column("ordered_date", pa.array(dates))
+    n_obs = customers * 3
+    ocust = ids[rng.integers(0, customers, n_obs)]
+    osecs = rng.integers(30 * 86_400, days * 86_400, n_obs)
+    osecs[: n_obs // 10] = secs[: n_obs // 10]  # observations at exactly an order's time: strictly before T
+    ocust[: n_obs // 10] = cust[: n_obs // 10]
+    obs_at = start + osecs.astype("timedelta64[s]")
+    spine = pa.table({"customer_id": ocust, "obs_at": pa.array(obs_at.astype("datetime64[us]"))})
+    spine = spine.group_by(["customer_id", "obs_at"]).aggregate([])  # (customer, T) unique like the mart's spine
+    obs_id = np.arange(spine.num_rows, dtype=np.int64) * 7919 + 13
+    spine = spine.append_column("obs_id", pa.array(obs_id))
+    return spine, orders

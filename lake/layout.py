@@ -8,7 +8,7 @@ layout in this file and a change of layout is a change of this file.
 <root>/landing/<system>/<table>/...        raw deliveries (contracts name the folder)
 <root>/bronze/<table>/batch_*.parquet      typed, tokenised rows     <root>/quarantine/<table>/...
 <root>/_meta/ingest_log/<table>/           one row per landed file   <root>/_meta/ge_results/<suite>/
-<root>/marts/<model>.parquet               dbt marts and labels      <root>/features/<family>.parquet
+<root>/marts/<model>.parquet               dbt marts and labels      <root>/features/<family>.parquet/part-k.parquet
 <root>/features/_stats/                    feature statistics        <root>/models/registry/<label>/vNNNN/
 <root>/scores/business_date=D/             scores + decisions        <root>/strategy/backtest/
 <root>/exports/<bucket>/<key>              partner exports (local)   <root>/truth/  simulator truth (evaluation only)
@@ -167,6 +167,16 @@ class LakeLayout:
     @property
     def feature_spine(self) -> LakePath:
         return self.feature_table("feat_spine")
+
+    @property
+    def feature_shard_inputs(self) -> LakePath:
+        # the mart's inputs laid out by customer shard (<input>/shard=k/*.parquet), rebuilt every run
+        return self.features / "_shards"
+
+    def feature_table_files(self, table: str) -> list[LakePath]:
+        # a family table is a folder of part files (one per customer shard); other tables are one file
+        path = self.feature_table(table)
+        return sorted(path.glob("part-*.parquet")) if path.is_dir() else ([path] if path.exists() else [])
 
     @property
     def feature_stats(self) -> LakePath:

@@ -103,6 +103,12 @@ def mtime(path: LakePath) -> float:
         return 0.0
 
 
+def mtime_ns(path: LakePath) -> int:
+    """Modification time in nanoseconds (S3: the object's LastModified, to the second)."""
+    st = path.stat()
+    return int(getattr(st, "st_mtime_ns", 0) or round(float(st.st_mtime) * 1e9))
+
+
 def sql_string(value: str | os.PathLike) -> str:
     """A path as a SQL string literal (for DDL, where DuckDB takes no bound parameters)."""
     return "'" + str(value).replace("'", "''") + "'"
@@ -160,6 +166,16 @@ def write_text(path: LakePath, text: str) -> LakePath:
     return path
 
 
+def replace(source: LakePath, target: LakePath) -> LakePath:
+    """Publish ``source`` as ``target`` (locally an atomic rename; on S3 a server-side copy, then the delete)."""
+    fs = filesystem(target)
+    if fs is None:
+        os.replace(source, target)
+    else:
+        fs.mv(_fs_path(source), _fs_path(target))
+    return target
+
+
 def makedirs(path: LakePath) -> LakePath:
     """Create a folder of a local lake; nothing to do on S3 (keys need no folders)."""
     if not is_remote(path):
@@ -179,14 +195,14 @@ def put_folder(local: str | os.PathLike, target: LakePath) -> int:
     source = Path(local)
     files = [p for p in source.rglob("*") if p.is_file()]
     fs = filesystem(target)
-    for p in files:
-        rel = p.relative_to(source).as_posix()
-        if fs is None:
+    rels = [p.relative_to(source).as_posix() for p in files]
+    if fs is None:
+        for p, rel in zip(files, rels):
             dest = Path(target) / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(p, dest)
-        else:
-            fs.put_file(str(p), f"{_fs_path(target)}/{rel}")
+    elif files:  # one call: s3fs uploads the files concurrently
+        fs.put([str(p) for p in files], [f"{_fs_path(target)}/{rel}" for rel in rels])
     return len(files)
 
 

@@ -93,7 +93,8 @@ class RegisteredModel:
 
 class ModelRegistry:
     def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root is not None else default_root()
+        # a lake path object (pathlib.Path, or upath.UPath on an S3 lake) is kept as it is
+        self.root = (root if hasattr(root, "fs") else Path(root)) if root is not None else default_root()
 
     # -- paths --------------------------------------------------------------------------------
     def _label_dir(self, label: str) -> Path:

@@ -10,6 +10,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.dbt_cli import DBT_DIR, DBT_EXECUTABLE, dbt_env, read_manifest, scoped_env
+from orchestration.dask_resource import DaskResource
 from orchestration.resources import LakeResource
 
 __all__ = ["DBT_DIR", "DBT_EXECUTABLE", "LayerTranslator", "dbt_models", "dbt_project"]
@@ -32,11 +33,13 @@ class LayerTranslator(DagsterDbtTranslator):
 @dbt_assets(manifest=read_manifest(), project=dbt_project, dagster_dbt_translator=LayerTranslator(),
             pool="lakehouse_duckdb_writer",
             retry_policy=dg.RetryPolicy(max_retries=1, delay=30, backoff=dg.Backoff.EXPONENTIAL))
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource, dask: DaskResource):
     layout = lake.config()
     layout.local.mkdir(parents=True, exist_ok=True)
     # dbt reads the lake's locations from its environment; DbtCliResource starts dbt from os.environ, so set
     # them only while it starts the process. dbt's run artefacts live with the lake's catalog they describe.
-    with scoped_env(dbt_env(layout)):
+    # The Dask scheduler (if any) goes the same way: the feature models' shard tasks run there.
+    context.log.info(dask.describe())
+    with scoped_env({**dbt_env(layout), **dask.dbt_env()}):
         invocation = dbt.cli(["build"], context=context, target_path=layout.dbt_target)
     yield from invocation.stream()

@@ -14,6 +14,7 @@ from orchestration.feature_assets import feature_assets, feature_checks
 from orchestration.ingest_assets import bronze_assets, landing_specs
 from orchestration.model_assets import batch_scores, model_assets
 from orchestration.quality_checks import bronze_checks, feature_table_checks, layer_checks, scores_check
+from orchestration.dask_resource import DaskResource
 from orchestration.resources import LakeResource
 
 # Partitioned assets (scores by business date, partner exports) run per business date in their own jobs.
@@ -51,6 +52,7 @@ def build_definitions(lake_root: str | None = None, selection: dg.AssetSelection
         resources={
             "lake": LakeResource(root=lake_root or str(LakeLayout.from_env().root)),
             "dbt": DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), dbt_executable=DBT_EXECUTABLE),
+            "dask": DaskResource(),  # scheduler_address empty: DASK_SCHEDULER_ADDRESS, else in-process
             **export_resources,
         },
     )

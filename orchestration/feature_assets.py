@@ -3,8 +3,8 @@
 The mart itself is dbt (dbt_project/models/features/, generated from features/catalog.yaml): Dagster picks
 those models up with the other dbt assets as features/feat_* (group `features`). This module adds
 
-* features/feature_stats: missing rate, distinct count, IV against a simple A-card label (optbinning WoE
-  binning for the most informative features), PSI between the first and the last observation periods,
+* features/feature_stats: missing rate, distinct count, IV against the A-card label of the labels mart (the
+  column models/specs/model_specs.yaml names for a_card; optbinning WoE binning for the most informative features), PSI between the first and the last observation periods,
   written with the feature dictionary to <LAKE_ROOT>/features/_stats/ (the dashboards' Features page reads them);
 * an asset check that the mart's Parquet tables hold exactly the catalog's features and that the committed
   dbt SQL is what the catalog generates.
@@ -16,6 +16,8 @@ import dagster as dg
 
 from features.catalog import KEY_COLUMNS, catalog
 from features.generate import diff
+from features.shards import parquet_files, read_manifest
+from lake.layout import LakeLayout
 from features.stats import compute_feature_stats, write_stats
 from lake.storage import parquet_metadata
 from orchestration.resources import LakeResource
@@ -24,18 +26,19 @@ FEATURES_GROUP = "features"
 STATS_KEY = dg.AssetKey([FEATURES_GROUP, "feature_stats"])
 # the dbt models, as keyed by orchestration.dbt_assets.LayerTranslator (folder / model name)
 MART_KEYS = [dg.AssetKey([FEATURES_GROUP, t]) for t in ["feat_spine", *catalog().tables]]
+LABELS_KEY = dg.AssetKey(["labels", "labels"])  # IV is measured against the A-card label the models train on
 
 
 @dg.asset(
     key=STATS_KEY,
-    deps=MART_KEYS,
+    deps=[*MART_KEYS, LABELS_KEY],
     group_name=FEATURES_GROUP,
     kinds={"python", "parquet"},
-    # reads labels from lakehouse.duckdb (read-only): never while dbt holds the writer lock
+    # after dbt (the labels mart, the feature tables): never while dbt rewrites them
     pool="lakehouse_duckdb_writer",
     description=("Per-feature stats of the feature mart: missing rate (exact), distinct count and distribution "
-                 "(sample), IV against a simple A-card label (30+ DPD within 6 MOB of the loans after an "
-                 "application; optbinning WoE binning for the top features by quick decile IV), PSI between the "
+                 "(sample), IV against the A-card label of the labels mart (the target models/specs/model_specs.yaml "
+                 "declares for a_card; optbinning WoE binning for the top features by quick decile IV), PSI between the "
                  "first and the last 3 observation months. Writes <LAKE_ROOT>/features/_stats/."),
 )
 def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -43,6 +46,7 @@ def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     stats, summary, labels = compute_feature_stats(layout, log=context.log.info)
     paths = write_stats(layout, stats, summary, labels)
     rows = stats.to_pylist()
+    shards = mart_shards(layout)
     top = sorted((r for r in rows if r.get("iv") is not None), key=lambda r: -r["iv"])[:15]
     shifted = sum(1 for r in rows if r.get("psi_class") == "shift")
     return dg.MaterializeResult(metadata={
@@ -52,9 +56,21 @@ def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
             ["| feature | IV | method | PSI |", "| --- | ---: | --- | ---: |"]
             + [f"| `{r['name']}` | {r['iv']:.3f} | {r['iv_method']} | "
                f"{'' if r['psi'] is None else format(r['psi'], '.3f')} |" for r in top])),
+        "mart_shards": dg.MetadataValue.md(shards),
         "stats_path": dg.MetadataValue.path(str(paths["stats"])),
         "dictionary_path": dg.MetadataValue.path(str(paths["dictionary"])),
     })
+
+
+def mart_shards(layout: LakeLayout) -> str:
+    """How the last build of each family table ran (from its manifest): shards, mode, runner, rows recomputed."""
+    lines = ["| table | shards | mode | runner | rows recomputed / rows | wall s |", "| --- | ---: | --- | --- | ---: | ---: |"]
+    for table in catalog().by_table():
+        m = read_manifest(layout.feature_table(table))
+        if m:
+            lines.append(f"| `{table}` | {m['n_shards']} ({m['shards_skipped']} untouched) | {m['mode']} | "
+                         f"{m['runner']} | {m['rows_recomputed']:,} / {m['rows']:,} | {m['wall_s']:.1f} |")
+    return "\n".join(lines)
 
 
 @dg.asset_check(asset=STATS_KEY, description="The mart's Parquet tables hold exactly the catalog's features "
@@ -68,10 +84,11 @@ def mart_matches_catalog(lake: LakeResource) -> dg.AssetCheckResult:
         problems["stale_generated_files"] = stale
     for table, feats in cat.by_table().items():
         path = layout.feature_table(table)
-        if not path.exists():
+        files = parquet_files(path)
+        if not files:
             problems[table] = "missing"
             continue
-        names = parquet_metadata(path).schema.names
+        names = parquet_metadata(files[0]).schema.names
         expected = [*KEY_COLUMNS, *(f.name for f in feats)]
         if names != expected:
             problems[table] = {"missing": sorted(set(expected) - set(names))[:20],

@@ -135,11 +135,15 @@ def _feature_tables() -> list[str]:
 
 def feature_profile(path, dictionary: pd.DataFrame) -> pd.DataFrame:
     """One row per feature column: rows, nulls, min, max from the Parquet footer (no data scan)."""
-    meta = parquet_metadata(path)
+    from features.shards import parquet_files
+
+    metas = [parquet_metadata(f) for f in parquet_files(path)]  # a family table is a folder of shard files
+    meta = metas[0]
+    num_rows = sum(m.num_rows for m in metas)
     rows = []
     for i in range(meta.num_columns):
-        stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
-        name = meta.row_group(0).column(i).path_in_schema
+        stats = [m.row_group(g).column(i).statistics for m in metas for g in range(m.num_row_groups)]
+        name = meta.schema.column(i).name
         with_minmax = [s for s in stats if s is not None and s.has_min_max]
         numeric = with_minmax and isinstance(with_minmax[0].min, (int, float))
         rows.append({
@@ -149,7 +153,7 @@ def feature_profile(path, dictionary: pd.DataFrame) -> pd.DataFrame:
             "max": max(s.max for s in with_minmax) if numeric else None,
         })
     profile = pd.DataFrame(rows).merge(dictionary, left_on="feature", right_on="name", how="inner")
-    profile["all_null"] = profile["nulls"] >= meta.num_rows
+    profile["all_null"] = profile["nulls"] >= num_rows
     return profile
 
 

@@ -75,7 +75,8 @@ def _decide(rng, p, c, b, bl, cust, t, cust_noise):
     lim = np.where(req_null, lim, np.maximum(np.minimum(lim, requested), 1000))
     return dict(cust=cust, t=t, checked_at=checked_at, reported_at=reported_at, telco=telco,
                 reason=reason, approved=approved, score=score, requested=requested,
-                req_null=req_null, approved_limit=np.where(approved, lim, np.nan))
+                req_null=req_null, approved_limit=np.where(approved, lim, np.nan),
+                offer_limit=lim)  # the limit a declined applicant would have got (counterfactual truth)
 
 
 def build_applications(p, c, b, bl) -> dict:
@@ -236,18 +237,34 @@ def price_loans(p, c, lines, plan, cand) -> dict:
     z, ring, divert = c["z"][cust], c["is_ring"][cust], c["divert"][cust]
     prod = lines["product"][line]
     lim = limit_at(plan, line, t)
-    share = np.where(prod == 0, np.clip(rng.beta(2, 2.6, m) + 0.06 * -z, 0.03, 1.0), rng.beta(4, 2, m))
-    share = np.where(ring, rng.uniform(0.85, 1.0, m), share)
-    amount = np.minimum(np.maximum(np.floor(lim * share / 100) * 100, 100.0), lim)
-    base = np.where((prod == 0)[:, None], [0.30, 0.35, 0.12, 0.23], [0.05, 0.30, 0.20, 0.45])
-    w = base * np.exp(1.2 * (share - 0.45)[:, None] * np.array([-1, 0, 0.5, 1])[None, :])
-    term = TERMS[choice_rows(rng, w)]
+    amount, term = draw_amount_and_term(rng, z, ring, prod, lim)
     rate = np.clip(0.19 - 0.035 * lines["score"][line] + rng.normal(0, 0.012, m), 0.072, 0.24)
     rate = np.round(rate + 0.01 * (prod == 1), 4)
     purpose = np.where(divert, choice_p(rng, m, K.PURPOSE_SHARES_DIVERT), choice_p(rng, m, K.PURPOSE_SHARES))
     partner = choice_p(rng, m, K.PARTNER_SHARES)
     channel = choice_p(rng, m, [0.70, 0.06, 0.20, 0.04])
 
+    return dict(line=line, t=t, cust=cust, z=z, is_ring=ring, divert=divert, product=prod,
+                amount=amount, term=term, rate=rate, purpose=purpose, partner=partner,
+                channel=channel, channel_null=rng.random(m) < 0.02,
+                true_pd=true_default_probability(p, c, cust, t, amount, term))
+
+
+def draw_amount_and_term(rng, z, ring, prod, lim):
+    """Drawdown amount (a share of the limit in force) and term: booked loans and the counterfactual
+    first loan of every application draw them the same way."""
+    m = len(z)
+    share = np.where(prod == 0, np.clip(rng.beta(2, 2.6, m) + 0.06 * -z, 0.03, 1.0), rng.beta(4, 2, m))
+    share = np.where(ring, rng.uniform(0.85, 1.0, m), share)
+    amount = np.minimum(np.maximum(np.floor(lim * share / 100) * 100, 100.0), lim)
+    base = np.where((prod == 0)[:, None], [0.30, 0.35, 0.12, 0.23], [0.05, 0.30, 0.20, 0.45])
+    w = base * np.exp(1.2 * (share - 0.45)[:, None] * np.array([-1, 0, 0.5, 1])[None, :])
+    return amount, TERMS[choice_rows(rng, w)]
+
+
+def true_default_probability(p, c, cust, t, amount, term):
+    """The true probability that a loan drawn at t defaults within 6 MOB (the one hazard of the world)."""
+    z, ring, divert = c["z"][cust], c["is_ring"][cust], c["divert"][cust]
     month = month_index(t)
     cal_month = month % 12
     window_month = month - month_index(np.array([p.start_s]))[0]
@@ -256,9 +273,7 @@ def price_loans(p, c, lines, plan, cand) -> dict:
     logit = (PD_INTERCEPT + PD_SLOPE * -z + SEASON[cal_month] + macro
              + 0.3 * np.log(amount / c["true_income"][cust]) + term_eff + 0.4 * divert
              + RING_EFFECT * ring)
-    return dict(line=line, t=t, cust=cust, z=z, is_ring=ring, divert=divert, product=prod,
-                amount=amount, term=term, rate=rate, purpose=purpose, partner=partner,
-                channel=channel, channel_null=rng.random(m) < 0.02, true_pd=sigmoid(logit))
+    return sigmoid(logit)
 
 
 def drawdowns_table(p, c, lines, L) -> pa.Table:

@@ -24,18 +24,24 @@ def _daytime(rng, m):
     return (8 * HOUR + rng.integers(0, 14 * HOUR, m)).astype(np.int64)
 
 
+def first_missed_installment(rng, term, ring):
+    """The installment at which a loan that defaults within 6 MOB stops paying."""
+    m = len(term)
+    cap = np.minimum(term, 5)
+    cdf = np.cumsum(DEFAULT_INSTALLMENT_W) / DEFAULT_INSTALLMENT_W.sum()
+    u = rng.random(m) * cdf[cap - 1]
+    k = 1 + np.searchsorted(cdf, u, side="right")
+    k = np.where(ring, np.where(rng.random(m) < 0.9, 1, 2), k)  # rings never pay the first one
+    return np.minimum(k, term)
+
+
 def simulate_fate(p, L) -> dict:
     """Per-loan fate, drawn before the freeze cut so the cut can use it."""
     rng = stream(p.seed, "fate")
     m = len(L["t"])
     term, pd, ring = L["term"], L["true_pd"], L["is_ring"]
     d6 = rng.random(m) < pd
-    cap = np.minimum(term, 5)
-    cdf = np.cumsum(DEFAULT_INSTALLMENT_W) / DEFAULT_INSTALLMENT_W.sum()
-    u = rng.random(m) * cdf[cap - 1]
-    k = 1 + np.searchsorted(cdf, u, side="right")
-    k = np.where(ring, np.where(rng.random(m) < 0.9, 1, 2), k)  # rings never pay the first one
-    k = np.minimum(k, term)
+    k = first_missed_installment(rng, term, ring)
     # some longer loans go bad after MOB 6: visible in vintage curves, not in the 6-MOB label
     late = (~d6) & (term >= 9) & (rng.random(m) < 0.3 * pd)
     k = np.where(late, 7 + (rng.random(m) * (term - 6)).astype(np.int64), k)
@@ -80,10 +86,14 @@ def apply_freeze_cut(p, lines, L, fate):
 
 def loan_truth_flags(p, L):
     """Label as the events define it: DPD >= 30 reached by the end of MOB 6 (and observed)."""
-    draw_month = month_index(L["t"])
-    mob6_end = month_end_day(draw_month + 6)
+    mob6_end = mob6_end_day(L["t"])
     hit30 = L["d6"] & (L["due_k_day"] + 30 <= np.minimum(mob6_end, p.end_day))
     return hit30, mob6_end <= p.end_day
+
+
+def mob6_end_day(drawdown_s):
+    """Last day of a loan's 6th month on book (the A-card outcome window), as epoch days."""
+    return month_end_day(month_index(drawdown_s) + 6)
 
 
 # --------------------------------------------------------------------------- schedule

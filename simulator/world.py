@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import bureau, commerce, flows, lending, oracle, people, performance
+from . import bureau, commerce, counterfactual, flows, lending, oracle, people, performance
 from .contracts import load_contracts
 from .fmt import DAY, prefixed_ids
 from .writer import write_table
@@ -144,6 +144,7 @@ def generate_world(landing_dir, truth_dir, customers: int = 20_000, months: int 
     emit("credit_reports", bureau.credit_reports_table(p, c, b, apps))
 
     stats = _write_truth(p, truth, c, L, diverted)
+    stats["truth"].update(_write_application_truth(p, truth, c, apps, lines, L))
     for name, table in oracles.items():  # true label probabilities (simulator/oracle.py), evaluation only
         pq.write_table(table, truth / f"{name}.parquet")
         stats["truth"][f"{name}_rows"] = table.num_rows
@@ -197,4 +198,22 @@ def _write_truth(p, truth: Path, c, L, diverted) -> dict:
             "mean_true_pd_mob6_observed": float(L["true_pd"][obs].mean()) if obs.any() else None,
             "diverted_loans": int(diverted.sum()),
         }
+    }
+
+
+def _write_application_truth(p, truth: Path, c, apps, lines, L) -> dict:
+    """Every application's A-card outcome had it been booked (evaluation of reject inference only)."""
+    O = counterfactual.application_outcomes(p, c, apps, lines, L)
+    pq.write_table(counterfactual.applications_truth_table(p, c, apps, O), truth / "applications_truth.parquet")
+    declined = ~apps["approved"]
+    obs = O["mob6_observed"]
+
+    def rate(mask):
+        return float(O["bad"][mask].mean()) if mask.any() else None
+
+    return {
+        "applications": int(len(declined)),
+        "decline_rate": float(declined.mean()) if len(declined) else None,
+        "counterfactual_bad_rate_approved_mob6_observed": rate(~declined & obs),
+        "counterfactual_bad_rate_declined_mob6_observed": rate(declined & obs),
     }

@@ -5,6 +5,7 @@ import os
 
 import dagster as dg
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -91,3 +92,18 @@ def test_features_page_search_and_detail(lake):
         assert at.get("graphviz_chart")  # lineage
     finally:
         os.environ.pop("LAKE_ROOT", None)
+
+
+def test_iv_is_measured_against_the_label_the_a_card_models_train_on(tmp_path):
+    from features.stats import acard_labels, iv_target
+    from models.lake_inputs import model_specs
+
+    target = model_specs()["labels"]["a_card"]["target"]
+    assert iv_target() == target
+    path = tmp_path / "labels.parquet"
+    pq.write_table(pa.table({"obs_id": pa.array([1, 2, 3, 4], pa.int64()),
+                             target: pa.array([True, None, False, True]),
+                             "bad_fraud": pa.array([False, True, True, None])}), path)
+    got = acard_labels(path).to_pydict()
+    assert got == {"obs_id": [1, 3, 4], "label": [1, 0, 1]}  # the A-card column, not a look-alike
+    assert acard_labels(tmp_path / "missing.parquet").num_rows == 0

@@ -32,9 +32,9 @@ from typing import Callable
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from lake import storage
 from lake.contracts import Contract
 from lake.layout import LakeLayout
 from lake.pii import redact
@@ -132,8 +132,8 @@ def ingest_log(lake: LakeLayout, table: str) -> list[dict]:
     logs = sorted(_log_dir(lake, table).glob("batch_*.parquet"))
     if not logs:
         return []
-    return duckdb.sql("SELECT * FROM read_parquet($files, union_by_name = true)",
-                      params={"files": [str(p) for p in logs]}).to_arrow_table().to_pylist()
+    return storage.connect(lake.root).sql("SELECT * FROM read_parquet($files, union_by_name = true)",
+                                          params={"files": [str(p) for p in logs]}).to_arrow_table().to_pylist()
 
 
 def ingested_files(lake: LakeLayout, table: str) -> set[tuple[str, str]]:
@@ -175,7 +175,7 @@ def _recover(lake: LakeLayout, table: str) -> list[str]:
         for p in folder.glob(f"batch_*.parquet{STAGED}"):
             final = p.with_name(p.name[: -len(STAGED)])
             if final.stem in committed:
-                os.replace(p, final)
+                storage.replace(p, final)
                 done.append(f"published {final.name}")
             else:
                 p.unlink()
@@ -190,17 +190,14 @@ def _recover(lake: LakeLayout, table: str) -> list[str]:
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
+    storage.write_parquet(table, path, compression="zstd")
 
 
 def _existing_keys_sql(lake: LakeLayout, contract: Contract) -> str | None:
     files = sorted(lake.bronze_dir(contract.table).glob("batch_*.parquet"))
     if not files:
         return None
-    listing = ", ".join(f"'{f.as_posix()}'" for f in files)
+    listing = ", ".join(storage.sql_string(f) for f in files)
     keys = ", ".join(f'"{k}"' for k in contract.primary_key)
     return f"SELECT {keys} FROM read_parquet([{listing}])"
 
@@ -260,7 +257,7 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
         res = FileResult(rel, digest, landed=0)
         if path.is_file():
             stat = path.stat()
-            res.size_bytes, res.mtime_ns = stat.st_size, stat.st_mtime_ns
+            res.size_bytes, res.mtime_ns = stat.st_size, storage.mtime_ns(path)
         results.append(res)
         part = _read_one(path, rel, contract, res, unparsed, conflict=rel in done_paths)
         if part is not None:
@@ -282,7 +279,7 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     # Unique even when `now` is pinned (tests, replays), and in commit order when sorted by name (the latest
     # batch is the last log file): wall clock to the microsecond plus a random suffix.
     batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S_%f')}{uuid.uuid4().hex[:4]}"
-    con = duckdb.connect()
+    con = storage.connect(lake.root)
     raw = pa.concat_tables(parts) if parts else _empty_raw(contract)
     con.register("raw", raw)
     checked = con.sql(
@@ -329,7 +326,7 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     ])
     _write_atomic(log_rows, _log_dir(lake, contract.table) / f"{batch_id}.parquet")  # the commit point
     for s, final in zip(staged, (bronze_path, quarantine_path)):
-        os.replace(s, final)
+        storage.replace(s, final)
     result = BatchResult(contract.table, batch_id, results, skipped)
     say(f"{contract.table}: {len(results)} new file(s), {result.landed} landed = "
         f"{result.bronze} bronze + {result.quarantined} quarantined; {skipped} file(s) already ingested")
