@@ -75,7 +75,7 @@ def vintage_table(scored: pd.DataFrame, baseline: np.ndarray) -> pd.DataFrame:
         ok = y.sum() >= MIN_CLASS_ROWS and (len(y) - y.sum()) >= MIN_CLASS_ROWS
         rows.append({"obs_month": month, "window": g["window"].iloc[0], "rows": len(g), "matured": len(matured),
                      "bad_rate": float(y.mean()) if len(y) else None,
-                     "expected_bad_rate": float(p.mean()) if len(p) else None,
+                     "expected_bad_rate": float(g["probability"].mean()),  # every row; realised needs maturity
                      "auc": M.auc(y, p) if ok else None, "ks": M.ks(y, p) if ok else None,
                      "score_psi": M.psi_numeric(baseline, g["score"].to_numpy(dtype=float)) if len(baseline) else None})
     return pd.DataFrame(rows)
