@@ -9,6 +9,7 @@ import duckdb
 import pandas as pd
 
 from lake.layout import LakeLayout
+from models.grading import calibrate_registered
 from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
 
 
@@ -71,6 +72,7 @@ def train_label(layout: LakeLayout, label: str, log=print) -> dict:
             feature_dictionary=feature_dictionary(),
         )
         version = reg.register(result, label=label, model_name=f"{label}_{model_type}")
+        calibrate_registered(reg, label, version, frame, obs["target"])  # grade cut-offs from the strategy targets
         if model_type == defaults["champion_model_type"]:
             reg.promote_if_better(label, version, margin=float(defaults["promotion_margin"]))
         m = result.metrics
