@@ -793,10 +793,14 @@ def _rule_statement(eng: RuleEngine, rule: Rule, frame: pd.DataFrame, describe: 
 
 
 def _unknown_statement(eng: RuleEngine, rule: Rule, frame: pd.DataFrame, describe: Mapping[str, str]) -> pd.Series:
-    missing = [c for c in eng.inputs(rule) if c not in eng._null_aware[rule.name]]
-    what = "; ".join(describe.get(c, c) for c in missing) or "an input"
-    return pd.Series(f"Could not be checked: {rule.description or rule.name} ({what}: missing)",
-                     index=frame.index, dtype="string")
+    """'Could not be checked: <rule> (<the inputs missing on this row>: missing)' per row."""
+    what = pd.Series("", index=frame.index, dtype="string")
+    for c in eng.inputs(rule):
+        if c in eng._null_aware[rule.name]:
+            continue
+        sep = pd.Series(np.where(what != "", "; ", ""), index=frame.index, dtype="string")
+        what = what.where(frame[c].notna().to_numpy(), what + sep + describe.get(c, c))
+    return "Could not be checked: " + (rule.description or rule.name) + " (" + what + ": missing)"
 
 
 def _round_limit(values: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
