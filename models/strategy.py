@@ -622,6 +622,11 @@ class Strategy:
                                index=frame.index, dtype=object)
                 deciding = (reason == r.name) | (reason == r.name + "_unknown")
                 candidates.append((np.where(deciding, 0, 1), st))
+        reason_s = pd.Series(reason, index=frame.index, dtype="string")
+        for label, what in (("fraud", "Fraud risk score"), ("a_card", "Credit risk score")):
+            by_grade = reason_s.str.startswith(label + "_grade_").fillna(False).to_numpy()
+            grade_text = (what + " in grade " + reason_s.str[-1] + ", which the strategy does not approve outright")
+            candidates.append((np.where(by_grade, 0, 3), grade_text.astype(object).where(by_grade, None)))
         for label in ("fraud", "a_card"):
             for i in range(1, 4):
                 col = f"{label}_reason_{i}"
