@@ -21,6 +21,7 @@ from dashboards import data, filters, ui  # noqa: E402
 from dashboards.page_modules.features import render as features_page  # noqa: E402
 from dashboards.page_modules.data_quality import render as data_quality_page  # noqa: E402
 from dashboards.page_modules.models import render as models_page  # noqa: E402
+from dashboards.page_modules.strategy import render as strategy_page  # noqa: E402
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -33,6 +34,7 @@ PAGES = {
     "Models and features": [
         st.Page(models_page, title="Models", icon=":material/model_training:", url_path="models"),
         st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features"),
+        st.Page(strategy_page, title="Strategy", icon=":material/rule:", url_path="strategy"),
     ],
     "Operations": [
         st.Page(data_quality_page, title="Data quality", icon=":material/fact_check:", url_path="data_quality"),
