@@ -16,7 +16,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -117,16 +116,6 @@ def population_observations(layout: LakeLayout, label: str, business_date: str) 
             WHERE disbursed_date <= DATE '{bd}' GROUP BY customer_id
         )
         SELECT obs.*, partner.partner_id FROM obs LEFT JOIN partner USING (customer_id) ORDER BY obs_id
-    """).df()
-
-
-def latest_observations(layout: LakeLayout, population: str, business_date: str) -> pd.DataFrame:
-    """Each customer's latest observation of a spine population on or before the business date."""
-    spine = layout.feature_spine.as_posix()
-    return duckdb.sql(f"""
-        SELECT obs_id, customer_id, obs_at FROM read_parquet('{spine}')
-        WHERE {population} AND obs_at < DATE '{business_date_text(business_date)}' + INTERVAL 1 DAY
-        QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY obs_at DESC) = 1 ORDER BY obs_id
     """).df()
 
 
