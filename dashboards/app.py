@@ -1,36 +1,43 @@
-"""Risk analytics dashboards: `streamlit run dashboards/app.py`.
+"""Risk analytics dashboards: `streamlit run dashboards/app.py` (or `make dashboards`).
 
-One multipage app. The pages are listed in PAGES below (the only place to register one); each page is a
-script in dashboards/views/ that reads the shared filters with `filters.current()` and queries the marts
-through `dashboards.data` (Parquet files via in-memory DuckDB; lake root from env LAKE_ROOT, default
-<repo>/data). Later pages (Models, Features, Data quality) are one more script and one more line here.
+One multipage app. PAGES below is the only place to register a page; every page reads the lake through
+`dashboards.data` (paths from `lake.layout.LakeLayout`, LAKE_ROOT a local folder or s3://bucket/prefix) and
+the shared filters through `filters.current()`. The packages are importable because `make install` installs
+the project (editable): no page edits `sys.path`.
+
+Every page has its own URL (/vintage, /delinquency, ...): Streamlit serves its default page at "/" only,
+so the default here is a hidden entry page that forwards to Vintage, and opening /vintage directly works.
 """
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run dashboards/app.py` puts only dashboards/ on the path
-    sys.path.insert(0, str(ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboards import data, filters, ui  # noqa: E402
-from dashboards.page_modules.features import render as features_page  # noqa: E402
-from dashboards.page_modules.data_quality import render as data_quality_page  # noqa: E402
-from dashboards.page_modules.models import render as models_page  # noqa: E402
-from dashboards.page_modules.strategy import render as strategy_page  # noqa: E402
+from dashboards import data, filters, ui
+from dashboards.page_modules.data_quality import render as data_quality_page
+from dashboards.page_modules.features import render as features_page
+from dashboards.page_modules.models import render as models_page
+from dashboards.page_modules.strategy import render as strategy_page
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
+VINTAGE = st.Page(VIEWS / "vintage.py", title="Vintage", icon=":material/show_chart:", url_path="vintage")
+PORTFOLIO = [
+    VINTAGE,
+    st.Page(VIEWS / "delinquency.py", title="Delinquency", icon=":material/warning:", url_path="delinquency"),
+    st.Page(VIEWS / "fund_usage.py", title="Fund usage", icon=":material/payments:", url_path="fund_usage"),
+]
+
+
+def _entry() -> None:
+    st.switch_page(VINTAGE)
+
+
 PAGES = {
-    "Portfolio": [
-        st.Page(VIEWS / "vintage.py", title="Vintage", icon=":material/show_chart:", url_path="vintage", default=True),
-        st.Page(VIEWS / "delinquency.py", title="Delinquency", icon=":material/warning:", url_path="delinquency"),
-        st.Page(VIEWS / "fund_usage.py", title="Fund usage", icon=":material/payments:", url_path="fund_usage"),
-    ],
+    "": [st.Page(_entry, title="Risk analytics", url_path="home", default=True, visibility="hidden")],
+    "Portfolio": PORTFOLIO,
     "Models and features": [
         st.Page(models_page, title="Models", icon=":material/model_training:", url_path="models"),
         st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features"),
@@ -46,7 +53,9 @@ page = st.navigation(PAGES)
 try:
     st.session_state["_filters"] = filters.sidebar(filters.load_options())
 except data.MartMissing as exc:
-    ui.missing_marts(exc)
+    st.session_state["_filters"] = None
+    if page.url_path in {p.url_path for p in PORTFOLIO}:  # the other pages read models, features and ingest results, not the marts
+        ui.missing_marts(exc)
 started = time.perf_counter()
 page.run()
 # server-side time of the page (queries + chart specs); the browser then draws the charts

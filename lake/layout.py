@@ -12,8 +12,13 @@ layout in this file and a change of layout is a change of this file.
 <root>/features/_stats/                    feature statistics        <root>/models/registry/<label>/vNNNN/
 <root>/scores/business_date=D/             scores + decisions        <root>/strategy/backtest/
 <root>/exports/<bucket>/<key>              partner exports (local)   <root>/truth/  simulator truth (evaluation only)
-<root>/lakehouse.duckdb                    a rebuildable catalog of views; <root>/_dbt/target dbt artefacts
+<local>/lakehouse.duckdb                   a rebuildable catalog of views; <local>/_dbt/target dbt artefacts
 ```
+
+The root is a local folder or ``s3://bucket/prefix`` (``lake/storage.py``); ``<local>`` is the root itself for
+a local lake and a local working folder for an S3 lake (``LAKE_LOCAL_DIR``, default
+``<repo>/.lake_local/<bucket>/<prefix>``): the DuckDB catalog and dbt's target files are rebuildable local
+artefacts, never the only copy of any data.
 """
 from __future__ import annotations
 
@@ -22,13 +27,18 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from lake.storage import LakePath, is_remote, lake_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO_ROOT / "data"
 
 
-def lake_root() -> Path:
-    """The lake root from the environment (``LAKE_ROOT``), or the embedded default ``<repo>/data``."""
-    return Path(os.environ.get("LAKE_ROOT") or DEFAULT_ROOT).resolve()
+LOCAL_DIR_DEFAULT = REPO_ROOT / ".lake_local"
+
+
+def lake_root() -> LakePath:
+    """The lake root from the environment (``LAKE_ROOT``: a folder or s3://bucket/prefix), default ``<repo>/data``."""
+    return lake_path(os.environ.get("LAKE_ROOT") or DEFAULT_ROOT)
 
 
 def business_date_text(business_date: date | str) -> str:
@@ -40,125 +50,159 @@ def business_date_text(business_date: date | str) -> str:
 
 @dataclass(frozen=True)
 class LakeLayout:
-    root: Path
+    root: LakePath
+
+    def __post_init__(self) -> None:
+        if isinstance(self.root, str):  # LakeLayout("s3://bucket/prefix") or LakeLayout("/folder")
+            object.__setattr__(self, "root", lake_path(self.root))
 
     @classmethod
     def from_env(cls) -> "LakeLayout":
         return cls(root=lake_root())
 
+    @classmethod
+    def at(cls, location: "str | os.PathLike") -> "LakeLayout":
+        return cls(root=lake_path(location))
+
+    @property
+    def is_remote(self) -> bool:
+        return is_remote(self.root)
+
+    @property
+    def local(self) -> Path:
+        """Local working folder: the root of a local lake; for an S3 lake a folder per bucket/prefix."""
+        if not self.is_remote:
+            return self.root
+        base = Path(os.environ.get("LAKE_LOCAL_DIR") or LOCAL_DIR_DEFAULT)
+        return (base / str(self.root)[len("s3://"):]).resolve()
+
     # ---- landing and ingestion
     @property
-    def landing(self) -> Path:
+    def landing(self) -> LakePath:
         return self.root / "landing"
 
     @property
-    def bronze(self) -> Path:
+    def bronze(self) -> LakePath:
         return self.root / "bronze"
 
     @property
-    def quarantine(self) -> Path:
+    def quarantine(self) -> LakePath:
         return self.root / "quarantine"
 
     @property
-    def meta(self) -> Path:
+    def meta(self) -> LakePath:
         return self.root / "_meta"
 
-    def bronze_dir(self, table: str) -> Path:
+    def bronze_dir(self, table: str) -> LakePath:
         return self.bronze / table
 
-    def quarantine_dir(self, table: str) -> Path:
+    def quarantine_dir(self, table: str) -> LakePath:
         return self.quarantine / table
 
-    def ingest_log_dir(self, table: str) -> Path:
-        return self.meta / "ingest_log" / table
+    @property
+    def ingest_log(self) -> LakePath:
+        return self.meta / "ingest_log"
+
+    def ingest_log_dir(self, table: str) -> LakePath:
+        return self.ingest_log / table
 
     @property
-    def ge_results(self) -> Path:
+    def ge_results(self) -> LakePath:
         return self.meta / "ge_results"
+
+    def ge_results_dir(self, suite: str) -> LakePath:
+        return self.ge_results / suite
 
     # ---- catalog and dbt
     @property
     def database(self) -> Path:
-        return self.root / "lakehouse.duckdb"
+        return self.local / "lakehouse.duckdb"
 
     @property
     def dbt_target(self) -> Path:
-        return self.root / "_dbt" / "target"
+        return self.local / "_dbt" / "target"
 
     # ---- marts, labels, features
     @property
-    def marts(self) -> Path:
+    def marts(self) -> LakePath:
         return self.root / "marts"
 
-    def mart(self, name: str) -> Path:
+    def mart(self, name: str) -> LakePath:
         return self.marts / f"{name}.parquet"
 
     @property
-    def labels(self) -> Path:
+    def labels(self) -> LakePath:
         return self.mart("labels")
 
     @property
-    def features(self) -> Path:
+    def features(self) -> LakePath:
         return self.root / "features"
 
-    def feature_table(self, table: str) -> Path:
+    def feature_table(self, table: str) -> LakePath:
         return self.features / f"{table}.parquet"
 
     @property
-    def feature_spine(self) -> Path:
+    def feature_spine(self) -> LakePath:
         return self.feature_table("feat_spine")
 
     @property
-    def feature_stats(self) -> Path:
+    def feature_stats(self) -> LakePath:
         return self.features / "_stats"
+
+    def feature_stats_file(self, name: str) -> LakePath:
+        return self.feature_stats / f"{name}.parquet"
 
     # ---- models, scores, decisions, strategy
     @property
-    def registry(self) -> Path:
+    def registry(self) -> LakePath:
         return self.root / "models" / "registry"
 
     @property
-    def scores(self) -> Path:
+    def scores(self) -> LakePath:
         return self.root / "scores"
 
-    def scores_dir(self, business_date: date | str) -> Path:
+    def scores_dir(self, business_date: date | str) -> LakePath:
         return self.scores / f"business_date={business_date_text(business_date)}"
 
-    def scores_file(self, business_date: date | str) -> Path:
+    def scores_file(self, business_date: date | str) -> LakePath:
         return self.scores_dir(business_date) / "scores.parquet"
 
-    def decisions_file(self, business_date: date | str) -> Path:
+    def decisions_file(self, business_date: date | str) -> LakePath:
         return self.scores_dir(business_date) / "decisions.parquet"
 
+    def scores_files(self) -> list[LakePath]:
+        """Every business date's scores file, oldest first."""
+        return sorted(self.scores.glob("business_date=*/scores.parquet"), key=str)
+
     @property
-    def strategy(self) -> Path:
+    def strategy(self) -> LakePath:
         return self.root / "strategy"
 
     @property
-    def backtest(self) -> Path:
+    def backtest(self) -> LakePath:
         return self.strategy / "backtest"
 
     @property
-    def backtest_history(self) -> Path:
+    def backtest_history(self) -> LakePath:
         # matured application observations scored point in time by the champions (replayed by every what-if)
         return self.backtest / "history.parquet"
 
     @property
-    def backtest_history_grades(self) -> Path:
+    def backtest_history_grades(self) -> LakePath:
         return self.backtest / "history_grades.json"
 
-    def backtest_table(self, candidate: str, table: str) -> Path:
+    def backtest_table(self, candidate: str, table: str) -> LakePath:
         return self.backtest / f"candidate={candidate}" / f"{table}.parquet"
 
     # ---- exports and evaluation truth
     @property
-    def exports(self) -> Path:
+    def exports(self) -> LakePath:
         return self.root / "exports"
 
     @property
-    def truth(self) -> Path:
+    def truth(self) -> LakePath:
         # Simulator truth: evaluation code only, never an ingestion or model input.
         return self.root / "truth"
 
-    def truth_file(self, name: str) -> Path:
+    def truth_file(self, name: str) -> LakePath:
         return self.truth / f"{name}.parquet"

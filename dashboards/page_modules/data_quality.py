@@ -1,29 +1,23 @@
 """Data quality page: latest Great Expectations results per bronze table, quarantined rows by table and failed
 check over time, freshness of each source and ingest conservation (landed = bronze + quarantined).
 
-Self-contained: reads <LAKE_ROOT>/_meta/ge_results/bronze/<table>/*.json, <LAKE_ROOT>/quarantine/<table>/*.parquet,
-<LAKE_ROOT>/_meta/ingest_log/<table>/*.parquet and <LAKE_ROOT>/bronze/<table>/*.parquet through its own in-memory
-DuckDB connection (file lists are bound parameters). Only aggregates are shown: never quarantined rows, and
-unexpected-value samples of identifier columns are hidden. Register it in dashboards/app.py with
-`st.Page(data_quality_page, title="Data quality", url_path="data_quality")`.
+Reads, through `dashboards.data` (paths from the lake layout, local or S3), the Great Expectations results
+(`_meta/ge_results/bronze/<table>/*.json`), quarantine, ingest log and bronze Parquet files; file lists are
+bound parameters. Only aggregates are shown: never quarantined rows, and unexpected-value samples of
+identifier columns are hidden.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import PurePosixPath
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-import altair as alt  # noqa: E402
-import duckdb  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+from dashboards import data
 
 TABLE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # the kinds of failed check the ingest writes into `reason` (orchestration/ingest/validate.py, pipeline.py)
@@ -34,28 +28,17 @@ SENSITIVE = re.compile(r"(customer_id|counterparty_id|_token$|name|phone|nationa
 FRESH_H, STALE_H = 24.0, 72.0
 
 
-def lake_root() -> Path:
-    return Path(os.environ.get("LAKE_ROOT", ROOT / "data")).resolve()
-
-
-def _tables(base: Path) -> list[str]:
-    if not base.exists():
-        return []
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and TABLE_RE.match(p.name))
-
-
-def _files(base: Path, pattern: str) -> dict[str, list[str]]:
+def _files(base, pattern: str) -> dict[str, list[str]]:
     """{table: [files]} for base/<table>/<pattern>, tables with at least one file."""
-    out = {}
-    for t in _tables(base):
-        found = sorted(str(p) for p in (base / t).glob(pattern))
-        if found:
-            out[t] = found
-    return out
+    return data.files(base, pattern, folder_pattern=TABLE_RE.pattern)
 
 
 def _fingerprint(groups: dict[str, list[str]]) -> tuple:
-    return tuple((f, os.stat(f).st_mtime_ns) for fs in groups.values() for f in fs)
+    return data.fingerprint(data.path(f) for fs in groups.values() for f in fs)
+
+
+def _name(path: str) -> str:
+    return PurePosixPath(path).name
 
 
 # ----------------------------------------------------------------------------------------- Great Expectations
@@ -76,22 +59,21 @@ def ge_results(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.Data
     latest: dict[tuple[str, str], tuple[str, dict]] = {}
     for table, paths in files.items():
         for path in paths:  # file names are run timestamps: sorted oldest first, later runs win
-            try:
-                doc = json.loads(Path(path).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            doc = data.read_json(data.path(path))
+            if not doc:
                 continue
             latest[(table, doc.get("suite_name") or "?")] = (path, doc)
     summary, failed = [], []
     for (table, suite), (path, doc) in sorted(latest.items()):
         results = doc.get("results") or []
         stats = doc.get("statistics") or {}
-        stem = Path(path).stem
+        stem = PurePosixPath(path).stem
         run_at = pd.to_datetime(stem[:15], format="%Y%m%dT%H%M%S", errors="coerce")
         n_failed = sum(1 for r in results if not r.get("success"))
-        summary.append({"table": table, "suite": suite, "status": "✅ passed" if doc.get("success") else "❌ failed",
+        summary.append({"table": table, "suite": suite, "status": "passed" if doc.get("success") else "FAILED",
                         "success": bool(doc.get("success")),
                         "expectations": stats.get("evaluated_expectations", len(results)), "failed": n_failed,
-                        "run_at": run_at, "result_file": Path(path).name})
+                        "run_at": run_at, "result_file": _name(path)})
         for r in results:
             if r.get("success"):
                 continue
@@ -116,7 +98,7 @@ def ge_results(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.Data
 # ------------------------------------------------------------------------------------- parquet aggregates
 
 
-def _union(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], select: str, name: str) -> None:
+def _union(con, files: dict[str, list[str]], select: str, name: str) -> None:
     """A temp table `name` with `select` over every table's files plus a `tbl` column (files are bound)."""
     con.execute(f"CREATE TEMP TABLE {name} (tbl VARCHAR, batch VARCHAR, {select.split('|')[1]})")
     cols = select.split("|")[0]
@@ -129,7 +111,7 @@ def _union(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]], select: 
 @st.cache_data(ttl=60, show_spinner=False)
 def quarantine(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFrame:
     """Quarantined rows by table, ingest day and failed check (first reason of a row: '<column>: <kind>')."""
-    con = duckdb.connect()
+    con = data.connect()
     try:
         _union(con, files, "reason|reason VARCHAR", "q")
         return con.execute(f"""
@@ -149,7 +131,7 @@ def quarantine(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFrame:
 @st.cache_data(ttl=60, show_spinner=False)
 def ingest_log(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Conservation per table and the latest landed file / ingest per table."""
-    con = duckdb.connect()
+    con = data.connect()
     try:
         _union(con, files, "file, landed_rows, bronze_rows, quarantined_rows, status, ingested_at|"
                            "file VARCHAR, landed_rows BIGINT, bronze_rows BIGINT, quarantined_rows BIGINT, "
@@ -176,14 +158,14 @@ def ingest_log(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.Data
 
 @st.cache_data(ttl=60, show_spinner=False)
 def bronze_latest(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFrame:
-    con = duckdb.connect()
+    con = data.connect()
     try:
         rows = []
         for table, paths in files.items():
             try:
                 n, last = con.execute("SELECT count(*), max(_ingested_at) FROM read_parquet($files, union_by_name = true)",
                                       {"files": paths}).fetchall()[0]
-            except duckdb.BinderException:  # no _ingested_at column
+            except data.ColumnMissing:  # no _ingested_at column
                 n, last = con.execute("SELECT count(*), NULL FROM read_parquet($files, union_by_name = true)",
                                       {"files": paths}).fetchall()[0]
             rows.append({"table": table, "bronze_rows_now": n, "last_ingested_at": last})
@@ -194,8 +176,8 @@ def bronze_latest(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFra
 
 def _status(age_h) -> str:
     if age_h is None or age_h != age_h:
-        return "⚪ unknown"
-    return "🟢 fresh" if age_h <= FRESH_H else ("🟡 late" if age_h <= STALE_H else "🔴 stale")
+        return "unknown"
+    return "fresh" if age_h <= FRESH_H else ("late" if age_h <= STALE_H else "STALE")
 
 
 # ------------------------------------------------------------------------------------------------ page
@@ -203,12 +185,12 @@ def _status(age_h) -> str:
 
 def render() -> None:
     st.title("Data quality")
-    lake = lake_root()
-    ge_files = _files(lake / "_meta" / "ge_results" / "bronze", "*.json")
-    q_files = _files(lake / "quarantine", "*.parquet")
-    log_files = _files(lake / "_meta" / "ingest_log", "*.parquet")
-    bronze_files = _files(lake / "bronze", "*.parquet")
-    st.caption(f"Lake `{lake}`: ingest log `_meta/ingest_log/`, quarantine `quarantine/`, Great Expectations "
+    lake = data.layout()
+    ge_files = _files(lake.ge_results_dir("bronze"), "*.json")
+    q_files = _files(lake.quarantine, "*.parquet")
+    log_files = _files(lake.ingest_log, "*.parquet")
+    bronze_files = _files(lake.bronze, "*.parquet")
+    st.caption(f"Lake `{lake.root}`: ingest log `_meta/ingest_log/`, quarantine `quarantine/`, Great Expectations "
                "results `_meta/ge_results/bronze/`, bronze `bronze/`.")
     if not (ge_files or q_files or log_files or bronze_files):
         st.info("Nothing ingested yet: no ingest log, bronze, quarantine or Great Expectations results in this lake. "
@@ -225,8 +207,8 @@ def render() -> None:
     c[0].metric("GE suites passing", f"{int(summary['success'].sum())} / {len(summary)}" if len(summary) else "n/a")
     c[1].metric("Failed expectations", f"{len(failed):,}" if len(summary) else "n/a")
     c[2].metric("Quarantined rows", f"{int(q['rows'].sum()):,}")
-    c[3].metric("Conservation", ("✅ all tables" if cons["conserved"].all() else
-                                 f"❌ {int((~cons['conserved']).sum())} table(s) off") if len(cons) else "n/a")
+    c[3].metric("Conservation", ("all tables" if cons["conserved"].all() else
+                                 f"{int((~cons['conserved']).sum())} table(s) off") if len(cons) else "n/a")
 
     # -- Great Expectations
     st.subheader("Great Expectations: latest result per bronze table")
@@ -271,9 +253,9 @@ def render() -> None:
         last = last.fillna(pd.to_datetime(fr["last_ingest_run"]))
         fr["age_hours"] = ((now - last).dt.total_seconds() / 3600).round(1)
         fr["status"] = fr["age_hours"].map(_status)
-        fr["latest_file"] = fr["latest_file"].map(lambda f: Path(f).name if isinstance(f, str) else f)
-        st.caption(f"Age = now (UTC) − latest `_ingested_at` in bronze. 🟢 ≤ {FRESH_H:.0f} h, 🟡 ≤ {STALE_H:.0f} h, "
-                   "🔴 older. Latest file date = the date in the newest landed file's name.")
+        fr["latest_file"] = fr["latest_file"].map(lambda f: _name(f) if isinstance(f, str) else f)
+        st.caption(f"Age = now (UTC) − latest `_ingested_at` in bronze. fresh ≤ {FRESH_H:.0f} h, late ≤ {STALE_H:.0f} h, "
+                   "STALE older. Latest file date = the date in the newest landed file's name.")
         st.dataframe(fr[["table", "status", "age_hours", "last_ingested_at", "latest_file_date", "latest_file",
                          "bronze_rows_now"]].sort_values("age_hours", ascending=False),
                      hide_index=True, width="stretch",

@@ -1,54 +1,35 @@
 """Features page: search the feature dictionary; a feature's definition, distribution, stats and lineage.
 
-Self-contained: it reads <LAKE_ROOT>/features/*.parquet (the mart), <LAKE_ROOT>/features/_stats/ (written by
-the Dagster asset features/feature_stats) and the catalog in features/, through its own in-memory DuckDB
-connection (never lakehouse.duckdb, whose writer lock dbt may hold). Register it in dashboards/app.py with
-
-    from dashboards.page_modules.features import render as features_page
-    PAGES["Features"] = [st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features")]
+Reads, through `dashboards.data`: the feature mart (`features/<table>.parquet`), the statistics written by the
+Dagster asset features/feature_stats (`features/_stats/`, paths from the lake layout, local or S3) and the
+catalog in features/.
 """
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from dashboards import data
+from features.catalog import CATALOG_PATH, catalog
 
-import altair as alt  # noqa: E402
-import duckdb  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from features.catalog import CATALOG_PATH, catalog  # noqa: E402
-
+DBT_FEATURE_MODELS = data.REPO_ROOT / "dbt_project" / "models" / "features"
 MAX_LIST = 500
 
 
-def lake_root() -> Path:
-    return Path(os.environ.get("LAKE_ROOT", ROOT / "data")).resolve()
-
-
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime if path.exists() else 0.0
+def _mtime(path) -> float:
+    return data.fingerprint([path])[0][1]
 
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _read_parquet(path: str, mtime: float) -> pd.DataFrame:
-    con = duckdb.connect()
-    try:
-        return con.sql(f"SELECT * FROM read_parquet('{path}')").df()
-    finally:
-        con.close()
+    return data.sql("SELECT * FROM read_parquet($p)", {"p": path})
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _dictionary(lake: str, mtime: float, catalog_mtime: float) -> pd.DataFrame:
-    path = Path(lake) / "features" / "_stats" / "feature_dictionary.parquet"
-    if path.exists():
-        return _read_parquet(str(path), mtime)
+def _dictionary(path: str, mtime: float, catalog_mtime: float) -> pd.DataFrame:
+    if mtime:
+        return _read_parquet(path, mtime)
     from features.docs import dictionary_rows
 
     return pd.DataFrame(dictionary_rows(catalog()))
@@ -56,11 +37,11 @@ def _dictionary(lake: str, mtime: float, catalog_mtime: float) -> pd.DataFrame:
 
 def load() -> tuple[pd.DataFrame, bool]:
     """The dictionary joined to the stats (when the stats asset has run)."""
-    lake = lake_root()
-    stats_dir = lake / "features" / "_stats"
-    d = _dictionary(str(lake), _mtime(stats_dir / "feature_dictionary.parquet"), _mtime(CATALOG_PATH))
-    stats_path = stats_dir / "feature_stats.parquet"
-    if not stats_path.exists():
+    lake = data.layout()
+    dictionary_path = lake.feature_stats_file("feature_dictionary")
+    d = _dictionary(str(dictionary_path), _mtime(dictionary_path), _mtime(CATALOG_PATH))
+    stats_path = lake.feature_stats_file("feature_stats")
+    if not _mtime(stats_path):
         return d, False
     s = _read_parquet(str(stats_path), _mtime(stats_path))
     keep = ["name", "missing_rate", "distinct_count", "iv", "iv_method", "psi", "psi_class", "mean", "min", "max",
@@ -73,14 +54,15 @@ def _quote(name: str) -> str:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def distribution(table_path: str, column: str, labels_path: str, mtime: float) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def distribution(table_path: str, column: str, labels_path: str, spine_path: str,
+                 mtime: float) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Histogram (30 bins between the 1st and 99th percentile, outliers clipped into the end bins), bad rate by
     decile when labels exist, and the monthly mean (spine obs_month)."""
-    lake_features = Path(table_path).parent
-    con = duckdb.connect()
+    con = data.connect()
     try:
         col = _quote(column)
-        con.execute(f"CREATE VIEW t AS SELECT obs_id, {col}::DOUBLE AS x FROM read_parquet('{table_path}')").fetchall()
+        con.execute(f"CREATE TEMP VIEW t AS SELECT obs_id, {col}::DOUBLE AS x "
+                    f"FROM read_parquet({data.sql_string(table_path)})").fetchall()
         n, n_null, lo, hi = con.execute("SELECT count(*), count(*) - count(x), quantile_cont(x, 0.01), "
                                         "quantile_cont(x, 0.99) FROM t").fetchall()[0]
         info = {"rows": n, "missing": n_null}
@@ -93,17 +75,16 @@ def distribution(table_path: str, column: str, labels_path: str, mtime: float) -
             FROM t WHERE x IS NOT NULL GROUP BY 1 ORDER BY 1""").df()
         hist["bin_end"] = hist["bin_start"] + width
         bad = pd.DataFrame()
-        if Path(labels_path).exists():
-            bad = con.sql(f"""
+        if data.path(labels_path).exists():
+            bad = con.execute("""
                 SELECT ntile(10) OVER (ORDER BY x) AS decile, x, l.label
-                FROM t JOIN read_parquet('{labels_path}') l USING (obs_id) WHERE x IS NOT NULL""").df()
+                FROM t JOIN read_parquet($p) l USING (obs_id) WHERE x IS NOT NULL""", {"p": labels_path}).df()
             if not bad.empty:
                 bad = (bad.groupby("decile").agg(low=("x", "min"), high=("x", "max"), applications=("label", "size"),
                                                  bad_rate=("label", "mean")).reset_index())
-        spine = lake_features / "feat_spine.parquet"
-        monthly = con.sql(f"""
+        monthly = con.execute("""
             SELECT s.obs_month AS month, avg(t.x) AS mean, avg((t.x IS NULL)::INTEGER) AS missing_rate, count(*) AS rows
-            FROM t JOIN read_parquet('{spine}') s USING (obs_id) GROUP BY 1 ORDER BY 1""").df()
+            FROM t JOIN read_parquet($p) s USING (obs_id) GROUP BY 1 ORDER BY 1""", {"p": spine_path}).df()
         info["monthly"] = monthly
         return hist, bad, info
     finally:
@@ -149,9 +130,9 @@ def family_yaml(family: str) -> str:
 def render() -> None:
     st.title("Features")
     df, has_stats = load()
-    lake = lake_root()
+    lake = data.layout()
     st.caption(f"Feature catalog: `features/catalog.yaml` -> dbt models `dbt_project/models/features/` -> Parquet in "
-               f"`{lake / 'features'}`. One row per (customer, observation time T); every feature uses only "
+               f"`{lake.features}`. One row per (customer, observation time T); every feature uses only "
                "records strictly before T.")
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Features", f"{len(df):,}")
@@ -227,14 +208,15 @@ def render() -> None:
         else:
             st.info("No stats for this feature yet.")
 
-    table_path = lake / "features" / f"{row['table']}.parquet"
-    labels_path = lake / "features" / "_stats" / "acard_labels.parquet"
+    table_path = lake.feature_table(row["table"])
+    labels_path = lake.feature_stats_file("acard_labels")
     t_dist, t_lin = st.tabs(["Distribution", "Lineage and definition"])
     with t_dist:
-        if not table_path.exists():
+        if not _mtime(table_path):
             st.info(f"`{table_path}` is not built yet.")
         else:
-            hist, bad, info = distribution(str(table_path), name, str(labels_path), _mtime(table_path))
+            hist, bad, info = distribution(str(table_path), name, str(labels_path), str(lake.feature_spine),
+                                           _mtime(table_path))
             st.caption(f"{info['rows']:,} observations, {info['missing']:,} missing.")
             if not hist.empty:
                 st.altair_chart(alt.Chart(hist).mark_bar().encode(
@@ -262,9 +244,9 @@ def render() -> None:
                    "wide Parquet table (dbt Python model) -> stats.")
         st.markdown("**Catalog entry** (`features/catalog.yaml`)")
         st.code(family_yaml(row["family"]) or "(not found)", language="yaml")
-        sql_path = ROOT / "dbt_project" / "models" / "features" / f"{row['table']}_long.sql"
+        sql_path = DBT_FEATURE_MODELS / f"{row['table']}_long.sql"
         if not sql_path.exists():
-            sql_path = ROOT / "dbt_project" / "models" / "features" / f"{row['table']}.sql"
+            sql_path = DBT_FEATURE_MODELS / f"{row['table']}.sql"
         if sql_path.exists():
             with st.expander(f"Generated SQL: {sql_path.name}"):
                 st.code(sql_path.read_text(encoding="utf-8"), language="sql")

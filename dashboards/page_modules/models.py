@@ -1,76 +1,47 @@
 """Models page: champion per label (metrics and plots), all registered versions (champion vs challengers),
 the latest scores' distribution, realised bad rate by grade and an AUC comparison across versions.
 
-Self-contained: reads the model registry (<LAKE_ROOT>/models/registry/<label>/<version>/metrics.json,
-champion.json, *.png, deciles.csv), the scores (<LAKE_ROOT>/scores/business_date=*/scores.parquet) and the
-labels mart (<LAKE_ROOT>/marts/labels.parquet) through its own in-memory DuckDB connection. Every query takes
-its values as bound parameters; only aggregates are shown (never rows of customers). Register it in
-dashboards/app.py with `st.Page(models_page, title="Models", url_path="models")`.
+Reads, through `dashboards.data`: the model registry (`models.registry.ModelRegistry`, which owns its folder
+layout), the scores of every business date and the labels mart (paths from the lake layout, local or S3).
+Every query takes its values as bound parameters; only aggregates are shown (never rows of customers).
 """
 from __future__ import annotations
 
-import json
-import os
+import io
 import re
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-import altair as alt  # noqa: E402
-import duckdb  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
+from dashboards import data
 
 LABEL_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-VERSION_RE = re.compile(r"^v(\d+)$")
 PLOTS = ["roc", "ks", "deciles", "calibration"]
 GRADES = ["A", "B", "C", "D", "E"]
 
 
-def lake_root() -> Path:
-    return Path(os.environ.get("LAKE_ROOT", ROOT / "data")).resolve()
-
-
-def registry_root() -> Path:
-    return lake_root() / "models" / "registry"
-
-
-def _fingerprint(paths: list[Path]) -> tuple:
-    """Modification times of the files a cached result depends on (a rewritten file is never served stale)."""
-    return tuple((str(p), p.stat().st_mtime_ns) for p in paths if p.exists())
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _labels(root: Path) -> list[str]:
-    if not root.exists():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and LABEL_RE.match(p.name)
-                  and any(VERSION_RE.match(v.name) for v in p.iterdir() if v.is_dir()))
-
-
-def _versions(label_dir: Path) -> list[str]:
-    found = [p.name for p in label_dir.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
-    return sorted(found, key=lambda v: int(VERSION_RE.match(v).group(1)))
+def _registry_state(reg) -> tuple:
+    """(label, versions, champion) of every label with a version: the cache key of the registry table."""
+    state = []
+    for label in reg.labels():
+        versions = reg.list_versions(label)
+        if versions:
+            state.append((label, tuple(versions), reg.champion(label)))
+    return tuple(state)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def registry_table(root: str, fingerprint: tuple) -> pd.DataFrame:
-    """One row per (label, version): metrics.json's headline numbers and whether it is the champion."""
+def registry_table(root: str, state: tuple) -> pd.DataFrame:
+    """One row per (label, version): the version's metrics and whether it is the champion."""
+    reg = data.registry()
     rows = []
-    for label in _labels(Path(root)):
-        d = Path(root) / label
-        champ = _read_json(d / "champion.json").get("version")
-        for v in _versions(d):
-            m = _read_json(d / v / "metrics.json")
+    for label, versions, champ in state:
+        for v in versions:
+            try:
+                m = reg.metrics(label, v)
+            except (OSError, ValueError):  # a version being written right now
+                m = {}
             rows.append({
                 "label": label, "version": v, "model_type": m.get("model_type"), "model_name": m.get("model_name"),
                 "champion": v == champ, "auc_oot": m.get("auc_oot"), "gini_oot": m.get("gini_oot"),
@@ -87,24 +58,13 @@ def registry_table(root: str, fingerprint: tuple) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _registry_files(root: Path) -> list[Path]:
-    if not root.exists():
-        return []
-    return list(root.glob("*/champion.json")) + list(root.glob("*/v*/metrics.json"))
-
-
-def _scores_files(lake: Path) -> list[Path]:
-    return sorted((lake / "scores").glob("business_date=*/scores.parquet"))
-
-
 @st.cache_data(ttl=60, show_spinner=False)
-def score_summaries(lake: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
+def score_summaries(files: list[str], labels_path: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
     """Aggregates of the scores: score histogram (latest date), grade mix by date and realised bad rate by grade."""
-    files = [p for p, _ in fingerprint if p.endswith("scores.parquet")]
     out: dict[str, pd.DataFrame] = {}
     if not files:
         return out
-    con = duckdb.connect()
+    con = data.connect()
     try:
         con.execute("CREATE TEMP TABLE s AS SELECT business_date::DATE AS business_date, customer_id, label, "
                     "model_version, score::DOUBLE AS score, grade, decision "
@@ -133,10 +93,9 @@ def score_summaries(lake: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
             FROM s GROUP BY 1, 2 ORDER BY 1, 2""").df()
         # realised bad rate: a score on business date D joined to the same customer's observation of D's month,
         # where the outcome of that observation has matured (bad_<label> not null)
-        labels_path = Path(lake) / "marts" / "labels.parquet"
         frames = []
-        if labels_path.exists():
-            cols = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(labels_path)}).fetchall()}
+        if data.path(labels_path).exists():
+            cols = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": labels_path}).fetchall()}
             for label in out["latest"]["label"]:
                 col = f"bad_{label}"
                 if not LABEL_RE.match(str(label)) or col not in cols:
@@ -148,7 +107,7 @@ def score_summaries(lake: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
                     FROM s JOIN read_parquet($p) o
                       ON o.customer_id = s.customer_id AND o.obs_month::DATE = date_trunc('month', s.business_date)::DATE
                     WHERE s.label = $label AND o."{col}" IS NOT NULL
-                    GROUP BY 1, 2 ORDER BY 1, 2""", {"p": str(labels_path), "label": label}).df())
+                    GROUP BY 1, 2 ORDER BY 1, 2""", {"p": labels_path, "label": label}).df())
         out["realised"] = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
             columns=["label", "grade", "matured", "bads", "bad_rate"])
         return out
@@ -158,14 +117,15 @@ def score_summaries(lake: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
 
 @st.cache_data(ttl=60, show_spinner=False)
 def _csv(path: str, mtime: float) -> pd.DataFrame:
-    return pd.read_csv(path)
+    raw = data.read_bytes(data.path(path))
+    return pd.read_csv(io.BytesIO(raw)) if raw else pd.DataFrame()
 
 
 def _fmt(x, spec: str = ".3f") -> str:
     return "n/a" if x is None or x != x else format(x, spec)
 
 
-def _champion_block(label: str, row: pd.Series, version_dir: Path) -> None:
+def _champion_block(label: str, row: pd.Series, version_dir: data.LakePath) -> None:
     st.markdown(f"**Champion `{row['version']}`** · {row['model_type']} · created {row['created_at'] or 'n/a'} · "
                 f"out-of-time window {str(row['oot_start'])[:10]} → {str(row['oot_end'])[:10]}")
     c = st.columns(7)
@@ -178,23 +138,24 @@ def _champion_block(label: str, row: pd.Series, version_dir: Path) -> None:
     c[5].metric("Rows train / OOT", f"{_fmt(row['n_train'], ',.0f')} / {_fmt(row['n_oot'], ',.0f')}")
     c[6].metric("Features", _fmt(row["n_features"], ",.0f"))
     pngs = {p: version_dir / f"{p}.png" for p in PLOTS}
-    pngs.update({p.stem: p for p in sorted(version_dir.glob("*.png")) if p.stem not in pngs})
-    existing = [(name, p) for name, p in pngs.items() if p.exists()]
+    pngs.update({p.stem: p for p in sorted(version_dir.glob("*.png"), key=str) if p.stem not in pngs})
+    existing = [(name, img) for name, img in ((n, data.read_bytes(p)) for n, p in pngs.items()) if img]
     if existing:
         cols = st.columns(min(len(existing), 4))
-        for i, (name, p) in enumerate(existing):
-            cols[i % len(cols)].image(str(p), caption=f"{label} {row['version']}: {name}", width="stretch")
+        for i, (name, img) in enumerate(existing):
+            cols[i % len(cols)].image(img, caption=f"{label} {row['version']}: {name}", width="stretch")
     else:
         st.caption("No plots stored for this version.")
 
 
 def render() -> None:
     st.title("Models")
-    lake = lake_root()
-    root = registry_root()
+    lake = data.layout()
+    registry = data.registry()
+    root = registry.root
     st.caption(f"Model registry `{root}`: one folder per label and version; `champion.json` names the version "
                "that scores. Metrics are on the out-of-time (OOT) sample.")
-    reg = registry_table(str(root), _fingerprint(_registry_files(root)))
+    reg = registry_table(str(root), _registry_state(registry))
     if reg.empty:
         st.info("No model registry yet: train the models (materialise the `models` assets in Dagster, or run "
                 f"`make demo`). Looked in `{root}`.")
@@ -236,7 +197,7 @@ def render() -> None:
             if champ.empty:
                 st.warning(f"`{label}` has no champion (no champion.json).")
             else:
-                _champion_block(label, champ.iloc[0], root / label / champ.iloc[0]["version"])
+                _champion_block(label, champ.iloc[0], registry.path(label, champ.iloc[0]["version"]))
             st.markdown("**All versions** (champion, challengers and baselines)")
             st.dataframe(rows.drop(columns=["label"]), hide_index=True, width="stretch",
                          column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
@@ -244,11 +205,11 @@ def render() -> None:
                                          "auc_train", "auc_valid", "brier_oot", "bad_rate_oot"]})
 
     st.subheader("Scores")
-    files = _scores_files(lake)
+    files = lake.scores_files()
     if not files:
-        st.info(f"No scores yet (`{lake / 'scores'}`): run the scoring job.")
+        st.info(f"No scores yet (`{lake.scores}`): run the scoring job.")
         return
-    s = score_summaries(str(lake), _fingerprint(files + [lake / "marts" / "labels.parquet"]))
+    s = score_summaries([str(f) for f in files], str(lake.labels), data.fingerprint([*files, lake.labels]))
     latest = ", ".join(f"{r.label} {pd.Timestamp(r.business_date).date()}" for r in s["latest"].itertuples())
     st.caption(f"Latest business date per label: {latest}. {len(files)} scoring date(s) stored.")
     c1, c2 = st.columns(2)
@@ -296,9 +257,9 @@ def render() -> None:
                 "the realised bad rate cannot be measured on the scores. Shown instead: the champion's bad rate by "
                 "score decile on the out-of-time sample, from its training run (`deciles.csv`).")
         for label in sorted(champs["label"]):
-            path = root / label / champs[champs["label"] == label].iloc[0]["version"] / "deciles.csv"
-            if path.exists():
-                dec = _csv(str(path), path.stat().st_mtime)
+            path = registry.path(label, champs[champs["label"] == label].iloc[0]["version"]) / "deciles.csv"
+            dec = _csv(str(path), data.fingerprint([path])[0][1])
+            if not dec.empty:
                 keep = [c for c in ["decile", "n", "n_bad", "bad_rate", "min_score", "max_score", "lift", "ks"]
                         if c in dec.columns]
                 st.markdown(f"**{label}** (decile 1 = riskiest)")

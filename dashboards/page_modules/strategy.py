@@ -1,49 +1,36 @@
 """Strategy page: the champion strategy against a candidate YAML the analyst picks, replayed over matured history.
 
-Read-only: it reads the backtest history (<LAKE_ROOT>/strategy/backtest/history.parquet, written by the Dagster
-asset strategy/backtest or `python -m models.backtest`) and replays both strategies in memory with
+Read-only: it reads, through `dashboards.data`, the backtest history (`LakeLayout.backtest_history`, written by
+the Dagster asset strategy/backtest or `python -m models.backtest`) and replays both strategies in memory with
 ``models.backtest.compare``; it never writes a file. Candidates are the YAML files in
 models/strategy/candidates/ (each may `extends:` the champion and change a few lines).
 """
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from lake.layout import LakeLayout  # noqa: E402
-from models.backtest import BacktestError, compare, read_history  # noqa: E402
-from models.strategy import DEFAULT_STRATEGY_FILE, RuleError, load_strategy  # noqa: E402
+from dashboards import data
+from models.backtest import compare
+from models.strategy import DEFAULT_STRATEGY_FILE, RuleError, load_strategy
 
 CANDIDATES_DIR = DEFAULT_STRATEGY_FILE.parent / "candidates"
 RATE_COLUMNS = ["approval_rate", "review_rate", "reject_rate", "bad_rate_count", "bad_rate_amount", "share",
                 "bad_rate_all", "hit_rate", "unknown_rate"]
 
 
-def lake_layout() -> LakeLayout:
-    return LakeLayout(Path(os.environ.get("LAKE_ROOT") or ROOT / "data").resolve())
-
-
 def candidate_files() -> list[Path]:
     return sorted(CANDIDATES_DIR.glob("*.yaml"))
 
 
-def _mtime(path: Path) -> float:
-    return path.stat().st_mtime if path.exists() else 0.0
-
-
 @st.cache_data(ttl=60, show_spinner="Replaying both strategies over history ...")
-def backtest(lake: str, candidate: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
+def backtest(history_path: str, grades_path: str, candidate: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
     """All backtest tables for champion vs candidate (cached on the files' modification times)."""
-    history, grades = read_history(LakeLayout(Path(lake)))
+    history = data.sql("SELECT * FROM read_parquet($p)", {"p": history_path})
+    grades = data.read_json(data.path(grades_path))
     comp = compare(history, load_strategy(), load_strategy(candidate), grades)
     return {**comp.tables, "_versions": pd.DataFrame([{"champion": comp.champion_version,
                                                          "candidate": comp.candidate_version,
@@ -61,18 +48,20 @@ def render() -> None:
     st.title("Strategy")
     st.caption("What-if before go-live: the champion strategy and a candidate replayed over every booked "
                "application whose outcome has matured (point-in-time features, champion scores). Read-only.")
-    layout = lake_layout()
+    layout = data.layout()
     files = candidate_files()
     if not files:
         st.info(f"No candidate strategies in {CANDIDATES_DIR}: add a YAML there (`extends: ../decision_rules.yaml`).")
         return
     chosen = st.selectbox("Candidate strategy", files, format_func=lambda p: p.stem, key="strategy_candidate")
-    try:
-        tables = backtest(str(layout.root), str(chosen),
-                          (_mtime(layout.backtest_history), _mtime(chosen), _mtime(DEFAULT_STRATEGY_FILE)))
-    except BacktestError as err:
-        st.info(f"No backtest history yet: {err}")
+    if not layout.backtest_history.exists():
+        st.info(f"No backtest history yet ({layout.backtest_history}): run `python -m models.backtest --candidate "
+                f"{chosen.relative_to(data.REPO_ROOT)}` or materialize the strategy/backtest asset in Dagster.")
         return
+    try:
+        tables = backtest(str(layout.backtest_history), str(layout.backtest_history_grades), str(chosen),
+                          data.fingerprint([layout.backtest_history, layout.backtest_history_grades, chosen,
+                                            DEFAULT_STRATEGY_FILE]))
     except RuleError as err:
         st.error(f"The candidate strategy is not valid: {err}")
         return

@@ -1,0 +1,108 @@
+"""Where the lake's files live: a local folder, or a bucket on any S3-compatible endpoint.
+
+``LAKE_ROOT=/some/folder`` (or unset: ``<repo>/data``) keeps the lake on the local disk; ``LAKE_ROOT=s3://bucket/prefix``
+puts every lake file (landing, bronze, marts, features, registry, scores, exports ...) in object storage.
+The endpoint and credentials come from the standard AWS environment (``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``), so AWS, MinIO, Ceph or a local
+moto server all work the same.
+
+Why fsspec (``s3fs``) and not DuckDB's httpfs: httpfs is an extension DuckDB downloads at run time, and
+this project installs only from the package registries. s3fs is a PyPI package; DuckDB reads and writes
+through it once it is registered on a connection (``con.register_filesystem``), dbt-duckdb registers it
+from the profile's ``filesystems:`` option, pyarrow accepts it as ``filesystem=``, and
+``universal_pathlib`` gives the rest of the code the same ``pathlib`` API on a local folder and on S3.
+
+A path of the lake is therefore a :class:`LakePath`: a ``pathlib.Path`` for a local lake, a ``upath.UPath``
+for S3 (``/``, ``exists``, ``glob``, ``open``, ``read_text`` ... behave the same). Write whole files (S3 has
+no append or rename); DuckDB and pyarrow get ``str(path)`` plus :func:`connect` / :func:`filesystem`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+    from fsspec import AbstractFileSystem
+    from upath import UPath
+
+LakePath = Union[Path, "UPath"]
+REMOTE_SCHEMES = ("s3://",)
+
+
+class LakeLocationError(ValueError):
+    """LAKE_ROOT names a location the lake cannot live in."""
+
+
+def is_remote(path: str | os.PathLike) -> bool:
+    return str(path).startswith(REMOTE_SCHEMES)
+
+
+def s3_options() -> dict:
+    """fsspec options for S3: endpoint from the AWS environment; listings never cached (other processes,
+    such as dbt or another Dagster worker, write to the same prefix)."""
+    options: dict = {"use_listings_cache": False}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        options["client_kwargs"] = {"endpoint_url": endpoint}
+    return options
+
+
+def lake_path(location: str | os.PathLike) -> LakePath:
+    """A local folder (resolved) or an ``s3://bucket/prefix`` location as a path object."""
+    text = str(location)
+    if is_remote(text):
+        from upath import UPath
+
+        bucket = text[len("s3://"):].split("/", 1)[0]
+        if not bucket:
+            raise LakeLocationError(f"LAKE_ROOT={text!r} has no bucket: use s3://<bucket>/<prefix>")
+        return UPath(text.rstrip("/"), **s3_options())
+    if "://" in text:
+        raise LakeLocationError(f"LAKE_ROOT={text!r}: the lake lives in a local folder or at s3://<bucket>/<prefix>")
+    return Path(text).resolve()
+
+
+def filesystem(path: LakePath) -> "AbstractFileSystem | None":
+    """The fsspec filesystem behind a remote lake path; None for a local one (DuckDB and pyarrow read it natively)."""
+    return path.fs if is_remote(path) else None
+
+
+def register(con: "duckdb.DuckDBPyConnection", path: LakePath) -> "duckdb.DuckDBPyConnection":
+    """Let DuckDB read and write ``s3://`` paths of this lake through fsspec (idempotent)."""
+    fs = filesystem(path)
+    if fs is not None and not con.filesystem_is_registered(fs.protocol[0] if isinstance(fs.protocol, tuple) else fs.protocol):
+        con.register_filesystem(fs)
+    return con
+
+
+def connect(path: LakePath, database: str | os.PathLike = ":memory:", **kwargs) -> "duckdb.DuckDBPyConnection":
+    """A DuckDB connection that can read and write the lake at ``path`` (local or S3)."""
+    import duckdb
+
+    return register(duckdb.connect(str(database), **kwargs), path)
+
+
+def dbt_filesystems(path: LakePath) -> list[dict]:
+    """The dbt-duckdb profile's ``filesystems:`` entries for the lake at ``path`` (empty for a local lake)."""
+    if not is_remote(path):
+        return []
+    entry: dict = {"fs": "s3", "use_listings_cache": False}
+    endpoint = s3_options().get("client_kwargs", {}).get("endpoint_url")
+    if endpoint:
+        entry["client_kwargs"] = {"endpoint_url": endpoint}
+    return [entry]
+
+
+def mtime(path: LakePath) -> float:
+    """Modification time (seconds) of a file, 0.0 when it does not exist: part of cache keys."""
+    try:
+        return float(path.stat().st_mtime)
+    except (FileNotFoundError, OSError):
+        return 0.0
+
+
+def sql_string(value: str | os.PathLike) -> str:
+    """A path as a SQL string literal (for DDL, where DuckDB takes no bound parameters)."""
+    return "'" + str(value).replace("'", "''") + "'"
