@@ -100,3 +100,17 @@ def test_backtest_and_swap_set_match_a_hand_count():
     assert hits.loc["age_out_of_range", "hit_rate"] == pytest.approx(1 / 8)
     arms = comp.tables["arms"]
     assert arms.groupby("strategy")["rows"].sum().to_dict() == {"candidate": 8, "champion": 8}
+
+
+def test_batch_scores_is_scheduled_daily_ahead_of_every_export():
+    from orchestration.definitions import defs
+    from orchestration.export_assets import export_specs
+    from orchestration.strategy_assets import SCORES_HOUR, SCORES_MINUTE
+
+    schedule = defs.get_schedule_def("batch_scores_schedule")
+    assert schedule.cron_schedule == f"{SCORES_MINUTE} {SCORES_HOUR} * * *"
+    assert schedule.execution_timezone == "Asia/Shanghai"
+    job = defs.resolve_job_def("batch_scores_daily")
+    assert "scores__batch_scores" in [n.name for n in job.graph.node_defs]
+    assert export_specs and all((SCORES_HOUR, SCORES_MINUTE) < tuple(s.hour_minute) for s in export_specs)
+    assert defs.get_assets_def(["strategy", "backtest"]) is not None
