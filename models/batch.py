@@ -91,7 +91,7 @@ def scoring_populations() -> dict[str, dict]:
 
 def population_observations(layout: LakeLayout, label: str, business_date: str) -> pd.DataFrame:
     """The observations a label scores on the business date (scoring_populations.yaml), with the funding
-    partner of the customer's latest loan (the population a partner receives)."""
+    partner of the customer's latest loan (null for an applicant without a loan: decided, not exported)."""
     pops = scoring_populations()
     if label not in pops:
         raise ModelDataError(f"{SCORING_POPULATIONS}: no scoring population for label {label!r}")
@@ -156,7 +156,6 @@ def score_business_date(layout: LakeLayout, business_date: str, log=print, strat
             skipped.append(label)
             continue
         obs = population_observations(layout, label, business_date)
-        obs = obs[obs["partner_id"].notna()]
         if obs.empty:
             continue
         frame = with_decision_inputs(load_features(layout, obs))
@@ -181,7 +180,9 @@ def score_business_date(layout: LakeLayout, business_date: str, log=print, strat
         log("applications: A-card and fraud champions are both needed for one final decision; "
             "each label's own strategy section decided instead")
     scored = pd.concat(list(scored_by_label.values()), ignore_index=True)
-    table = conform_scores_table(_scores_arrow(scored))
+    # every applicant is decided (decisions.parquet); a partner receives the rows of its own customers: those
+    # with a loan it funded (an applicant declined before any loan has no partner and is not exported)
+    table = conform_scores_table(_scores_arrow(scored[scored["partner_id"].notna()]))
     decisions = decision_rows(scored_by_label, apps, strategy, business_date)
     path = layout.scores_file(business_date)
     for tbl, target in ((pa.Table.from_pandas(decisions, preserve_index=False), layout.decisions_file(business_date)),
