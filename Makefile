@@ -8,9 +8,10 @@ CUSTOMERS ?= 20000
 SEED ?= 42
 # The simulated world ends on 2026-09-30: score and export that business date.
 BUSINESS_DATE ?= 2026-09-30
-LAKE_ROOT ?= $(CURDIR)/data
-export LAKE_ROOT
-export DAGSTER_HOME ?= $(LAKE_ROOT)/dagster_home
+# The lake: LAKE_ROOT, a folder (default <repo>/data, set in lake/layout.py only) or s3://bucket/prefix with
+# the endpoint in AWS_ENDPOINT_URL. Every location, the local catalog and Dagster's home included, comes
+# from lake/layout.py (`python -m lake.locate <location>`).
+LAYOUT := $(BIN)/python -m lake.locate
 export DO_NOT_TRACK := 1
 export PYTHONUNBUFFERED := 1
 
@@ -25,15 +26,27 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The simulator writes local files; on an S3 lake they are generated in the local working folder and uploaded
+# (as source systems would deliver them).
 world: install
-	$(BIN)/python -m simulator --customers $(CUSTOMERS) --seed $(SEED) --landing $(LAKE_ROOT)/landing --truth $(LAKE_ROOT)/truth
+	@set -e; landing=$$($(LAYOUT) landing); truth=$$($(LAYOUT) truth); \
+	case "$$landing" in \
+	  s3://*) out=$$($(LAYOUT) local)/world; rm -rf "$$out"; \
+	    $(BIN)/python -m simulator --customers $(CUSTOMERS) --seed $(SEED) --landing $$out/landing --truth $$out/truth; \
+	    $(BIN)/python -m lake.storage put $$out/landing $$landing; $(BIN)/python -m lake.storage put $$out/truth $$truth;; \
+	  *) $(BIN)/python -m simulator --customers $(CUSTOMERS) --seed $(SEED) --landing $$landing --truth $$truth;; \
+	esac
 
-$(DAGSTER_HOME)/dagster.yaml:
-	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\n' > $@
+# Dagster's home (run storage) is a local folder of the lake's working folder, telemetry off.
+define DAGSTER_ENV
+home=$${DAGSTER_HOME:-$$($(LAYOUT) dagster_home)}; mkdir -p "$$home"; \
+test -f "$$home/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$$home/dagster.yaml"; \
+export DAGSTER_HOME="$$home"; $(BIN)/python -m orchestration.dbt_cli prepare > /dev/null
+endef
 
-materialize: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster job execute -m orchestration.definitions -j materialize_everything
+materialize: install
+	@$(DAGSTER_ENV) && \
+	$(BIN)/dagster job execute -m orchestration.definitions -j materialize_everything && \
 	$(BIN)/dagster job execute -m orchestration.definitions -j score_and_export --tags '{"dagster/partition": "$(BUSINESS_DATE)"}'
 
 summary: install
@@ -49,8 +62,8 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+dev: install
+	@$(DAGSTER_ENV) && $(BIN)/dagster dev -w workspace.yaml
 
 dashboards: install
 	$(BIN)/streamlit run dashboards/app.py --server.headless true --browser.gatherUsageStats false
@@ -65,4 +78,4 @@ bench-features: install
 	$(BIN)/python bench/bench_feature_mart.py --customers 100000
 
 clean:
-	rm -rf data dbt_project/target dbt_project/logs
+	rm -rf data .lake_local dbt_project/target dbt_project/logs

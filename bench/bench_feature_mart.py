@@ -42,7 +42,7 @@ def prepare_lake(lake: Path, customers: int, months: int, seed: int, family: str
     """Simulated world -> bronze -> dbt staging + the feature models the family needs (reused when present)."""
     from lake.layout import LakeLayout
     from lake.contracts import load_contracts
-    from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE
+    from orchestration.dbt_cli import run_dbt
     from orchestration.ingest.pipeline import ingest_table
 
     cfg = LakeLayout(root=lake)
@@ -63,12 +63,8 @@ def prepare_lake(lake: Path, customers: int, months: int, seed: int, family: str
     if fam.source.startswith("feat_src_"):
         models.append(fam.source)
     select = ["staging", *models] if not marker.exists() else models
-    env = {**os.environ, "LAKE_ROOT": str(lake), "DO_NOT_TRACK": "1"}
-    cmd = [DBT_EXECUTABLE, "build", "--select", *select, "--indirect-selection", "cautious",
-           "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-           "--target-path", str(lake / "_dbt" / "target"), "--log-path", str(lake / "_dbt" / "logs")]
     t = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=DBT_DIR, capture_output=True, text=True)
+    proc = run_dbt(cfg, "build", "--select", *select, "--indirect-selection", "cautious", check=False)
     if proc.returncode != 0:
         raise SystemExit(proc.stdout[-4000:])
     marker.write_text("ok")
@@ -76,7 +72,10 @@ def prepare_lake(lake: Path, customers: int, months: int, seed: int, family: str
 
 
 def compiled_long_sql(lake: Path, fam: Family) -> str:
-    path = lake / "_dbt" / "target" / "compiled" / "risk_lakehouse" / "models" / "features" / f"{fam.long_model}.sql"
+    from lake.layout import LakeLayout
+
+    compiled = LakeLayout(root=lake).dbt_target / "compiled" / "risk_lakehouse"
+    path = compiled / "models" / "features" / f"{fam.long_model}.sql"
     return path.read_text()
 
 
@@ -204,7 +203,9 @@ def main(argv=None) -> int:
         raise SystemExit("choose a family without `asof` (the pandas reference implements plain windows)")
     prepare_lake(lake, args.customers, args.months, args.seed, args.family)
     long_sql = compiled_long_sql(lake, fam)
-    con = duckdb.connect(str(lake / "lakehouse.duckdb"), read_only=True)
+    from lake.layout import LakeLayout
+
+    con = duckdb.connect(str(LakeLayout(root=lake).database), read_only=True)
     con.execute(f"SET threads = {args.threads}").fetchall()
     spine_sql = "select * from features.feat_spine"
     source = (f"features_work.{fam.source}" if fam.source.startswith("feat_src_") else f"staging.{fam.source}")

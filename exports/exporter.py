@@ -6,15 +6,17 @@ Layout (same on a local folder and on S3)::
     <bucket>/<prefix>/business_date=YYYY-MM-DD/<export>_<date>_part-00002-of-00002.csv.gz
     <bucket>/<prefix>/business_date=YYYY-MM-DD/manifest.json      <- written last
 
-Protocol of one run (re-runs of a partition replace it; a crash never leaves a manifest):
+Protocol of one run (re-runs of a partition replace it; a crash never leaves a manifest, and a run that
+fails while writing data leaves the previous partition exactly as it was):
 
 1. check everything that can be checked before writing: the scores contract, the business date,
    model and version, the bucket; any problem is an error and nothing is written;
-2. withdraw the partition: delete its old ``manifest.json`` (if any) first;
-3. encode and upload the data parts (atomic PUTs, in parallel);
-4. delete every other object in the partition folder that is not one of the new parts
-   (stale parts of an earlier run, leftovers of a crashed run);
-5. upload ``manifest.json`` (the commit point) listing each file's name, rows and SHA-256.
+2. stage: encode and upload the data parts under a run-specific staging prefix outside the partition
+   (``<prefix>/_staging/business_date=D/<run id>/``; atomic PUTs, in parallel). The partition is untouched;
+3. publish, only when every part is staged: withdraw the old ``manifest.json``, copy the staged parts
+   to their final names (server-side copies), delete every other object of the partition folder;
+4. upload ``manifest.json`` (the commit point) listing each file's name, rows and SHA-256;
+5. delete the staged objects (and those of earlier crashed runs).
 
 A partner reads a partition only when its manifest exists and checks each file's SHA-256.
 """
@@ -26,6 +28,7 @@ import io
 import json
 import math
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -78,6 +81,11 @@ class ExportResult:
 
 def partition_prefix(spec: ExportSpec, business_date: date | str) -> str:
     return f"{spec.prefix}/business_date={_as_date(business_date).isoformat()}/"
+
+
+def staging_prefix(spec: ExportSpec, business_date: date | str) -> str:
+    """Where a run stages its parts before publishing: outside the partition folder partners list."""
+    return f"{spec.prefix}/_staging/business_date={_as_date(business_date).isoformat()}/"
 
 
 def manifest_key(spec: ExportSpec, business_date: date | str) -> str:
@@ -252,25 +260,29 @@ def export_partition(
     n_parts = max(1, math.ceil(len(table) / spec.max_rows_per_file))
     names = [f"{spec.name}_{day.isoformat()}_part-{i + 1:05d}-of-{n_parts:05d}{spec.extension}" for i in range(n_parts)]
 
-    existing = store.list(bucket, prefix)
-    if mkey in existing:  # withdraw the old partition before touching any of its files
-        store.delete(bucket, [mkey])
-        log(f"{spec.name}: withdrew the previous manifest {store.describe(bucket, mkey)}")
+    staging = staging_prefix(spec, day)
+    run_stage = f"{staging}{uuid.uuid4().hex[:12]}/"
 
     def write_part(i: int) -> dict:
         part = table.slice(i * spec.max_rows_per_file, spec.max_rows_per_file)
         data = encode(part, spec)
         digest = hashlib.sha256(data).hexdigest()
-        store.put(bucket, prefix + names[i], data, CONTENT_TYPES[spec.format])
+        store.put(bucket, run_stage + names[i], data, CONTENT_TYPES[spec.format])
         return {"name": names[i], "rows": len(part), "bytes": len(data), "sha256": digest}
 
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, n_parts)))
     try:
         files = list(pool.map(write_part, range(n_parts)))
-    finally:  # on a failure, parts not started yet are not written (the next run cleans up the others)
+    finally:  # on a failure, parts not started yet are not written; the partition itself was not touched
         pool.shutdown(wait=True, cancel_futures=True)
     t_data = time.perf_counter()
 
+    existing = store.list(bucket, prefix)
+    if mkey in existing:  # withdraw the old partition before touching any of its files
+        store.delete(bucket, [mkey])
+        log(f"{spec.name}: withdrew the previous manifest {store.describe(bucket, mkey)}")
+    for n in names:
+        store.copy(bucket, run_stage + n, prefix + n)
     new_keys = {prefix + n for n in names}
     stale = sorted(k for k in existing if k not in new_keys and k != mkey)
     if stale:
@@ -293,6 +305,9 @@ def export_partition(
         "created_at": (now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds"),
     }
     store.put(bucket, mkey, json.dumps(manifest, indent=2).encode(), "application/json")
+    leftovers = sorted(store.list(bucket, staging))  # this run's staged parts and any crashed run's
+    if leftovers:
+        store.delete(bucket, leftovers)
     t_end = time.perf_counter()
     log(f"{spec.name}: published {len(files)} file(s) and {store.describe(bucket, mkey)}")
     return ExportResult(

@@ -8,11 +8,13 @@ a reader sees the old object, the new one, or none, never half a file.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from lake.layout import lake_root
+from lake.layout import LakeLayout
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 
@@ -42,6 +44,9 @@ class ObjectStore(Protocol):
         """Keys under `prefix` (a folder-like prefix ending in '/') with their sizes."""
 
     def delete(self, bucket: str, keys: list[str]) -> None: ...
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        """Copy one object inside the bucket (server-side where the store can), replacing `key`."""
 
 
 class LocalFolderStore:
@@ -84,7 +89,22 @@ class LocalFolderStore:
             tmp.unlink(missing_ok=True)
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self._path(bucket, key).read_bytes()
+        try:
+            return self._path(bucket, key).read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"{self.describe(bucket, key)} does not exist") from None
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+        try:
+            shutil.copyfile(self._path(bucket, source_key), tmp)
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            raise StorageError(f"{self.describe(bucket, source_key)} does not exist") from None
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def list(self, bucket: str, prefix: str) -> dict[str, int]:
         base = self.root / bucket
@@ -129,6 +149,10 @@ class S3Store:
             raise StorageError(f"S3 endpoint unreachable: {exc}") from None
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        with s3_errors("write", self.describe(bucket, key)):
+            self._put(bucket, key, data, content_type)
+
+    def _put(self, bucket: str, key: str, data: bytes, content_type: str) -> None:
         if len(data) >= MULTIPART_THRESHOLD:
             import io
 
@@ -140,22 +164,66 @@ class S3Store:
             self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
     def get(self, bucket: str, key: str) -> bytes:
-        return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        with s3_errors("read", self.describe(bucket, key)):
+            return self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        with s3_errors("copy", f"{self.describe(bucket, source_key)} to {key}"):
+            self.client.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key})
 
     def list(self, bucket: str, prefix: str) -> dict[str, int]:
         out = {}
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                out[obj["Key"]] = obj["Size"]
+        with s3_errors("list", self.describe(bucket, prefix)):
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for obj in page.get("Contents", []):
+                    out[obj["Key"]] = obj["Size"]
         return out
 
     def delete(self, bucket: str, keys: list[str]) -> None:
+        with s3_errors("delete", self.describe(bucket, keys[0] if keys else "")):
+            self._delete(bucket, keys)
+
+    def _delete(self, bucket: str, keys: list[str]) -> None:
         for i in range(0, len(keys), 1000):
             batch = keys[i:i + 1000]
             resp = self.client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
             if resp.get("Errors"):
                 first = resp["Errors"][0]
                 raise StorageError(f"could not delete s3://{bucket}/{first.get('Key')}: {first.get('Code')} {first.get('Message')}")
+
+
+# What an S3 error code means for the person running the export, and what to do about it.
+_S3_HINTS = {
+    "AccessDenied": "access denied: the credentials in use may not do this; check the IAM policy of the bucket",
+    "InvalidAccessKeyId": "the access key is not known to the store; check AWS_ACCESS_KEY_ID",
+    "SignatureDoesNotMatch": "the secret key does not match the access key; check AWS_SECRET_ACCESS_KEY",
+    "NoSuchBucket": "the bucket does not exist; create it or fix destination.bucket in the export spec",
+    "NoSuchKey": "the object does not exist",
+    "404": "the object does not exist",
+    "SlowDown": "the store is throttling requests; retry later",
+    "RequestTimeTooSkewed": "the local clock differs too much from the store's; fix the clock",
+}
+
+
+@contextmanager
+def s3_errors(action: str, where: str):
+    """botocore failures as a StorageError saying what failed where and what to do, never a raw traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", "unknown"))
+        hint = _S3_HINTS.get(code, exc.response.get("Error", {}).get("Message") or "see the store's logs")
+        raise StorageError(f"cannot {action} {where}: {code}: {hint}") from None
+    except NoCredentialsError:
+        raise StorageError(f"cannot {action} {where}: no AWS credentials found; set AWS_ACCESS_KEY_ID and "
+                           "AWS_SECRET_ACCESS_KEY (or a profile)") from None
+    except EndpointConnectionError as exc:
+        raise StorageError(f"cannot {action} {where}: the S3 endpoint is unreachable ({exc}); check S3_ENDPOINT_URL "
+                           "and the network") from None
+    except BotoCoreError as exc:
+        raise StorageError(f"cannot {action} {where}: {type(exc).__name__}: {exc}") from None
 
 
 def make_s3_client(endpoint_url: str | None = None, region: str | None = None, **credentials):
@@ -172,7 +240,7 @@ def make_s3_client(endpoint_url: str | None = None, region: str | None = None, *
 
 
 def default_local_root() -> Path:
-    return Path(os.environ.get("EXPORT_LOCAL_ROOT") or lake_root() / "exports").resolve()
+    return Path(os.environ.get("EXPORT_LOCAL_ROOT") or LakeLayout.from_env().exports).resolve()
 
 
 def store_from_env(backend: str | None = None, endpoint_url: str | None = None, local_root: str | Path | None = None) -> ObjectStore:

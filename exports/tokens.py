@@ -24,11 +24,12 @@ import hmac
 import os
 import warnings
 
+from lake.tokens import token_sql as lake_token_sql
+
 DEV_EXPORT_TOKEN_KEY = "dev-only-insecure-export-token-key"
 TOKEN_PREFIX = "pt_"
 TOKEN_HEX_CHARS = 32  # 128 bits: collision-free at any portfolio size, shorter than a full digest
 _DOMAIN = b"risk-lakehouse/partner-token/v1/"
-_BLOCK = 64
 
 
 def export_token_key() -> str:
@@ -61,11 +62,6 @@ def token_key_id(key: bytes) -> str:
 
 
 def token_sql(expr: str, key: bytes) -> str:
-    """DuckDB SQL for the same token over a VARCHAR expression (RFC 2104 HMAC with DuckDB's sha256),
-    so tokenising a million rows stays vectorised and multi-threaded."""
-    k = key if len(key) <= _BLOCK else hashlib.sha256(key).digest()
-    k = k.ljust(_BLOCK, b"\0")
-    ipad = bytes(b ^ 0x36 for b in k).hex()
-    opad = bytes(b ^ 0x5C for b in k).hex()
-    inner = f"unhex(sha256(unhex('{ipad}') || encode({expr})))"
-    return f"'{TOKEN_PREFIX}' || left(sha256(unhex('{opad}') || {inner}), {TOKEN_HEX_CHARS})"
+    """DuckDB SQL for the same token over a VARCHAR expression (lake.tokens: RFC 2104 HMAC with DuckDB's
+    sha256), so tokenising a million rows stays vectorised and multi-threaded."""
+    return lake_token_sql(expr, key, TOKEN_PREFIX, TOKEN_HEX_CHARS)

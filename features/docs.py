@@ -5,7 +5,9 @@ import csv
 import io
 from collections import Counter
 
-from features.catalog import Catalog
+from features.catalog import FEATURES_DIR, Catalog
+
+DICTIONARY_CSV = FEATURES_DIR / "docs" / "feature_dictionary.csv"  # generated; read by the checks and models
 
 DICTIONARY_COLUMNS = ["name", "table", "family", "group", "source", "aggregation", "measure", "slice", "window",
                       "dtype", "description"]

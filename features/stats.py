@@ -23,9 +23,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from features.catalog import catalog
+from lake import storage
+from lake.layout import LakeLayout
 
 EPS = 1e-4
 DECILES = np.linspace(0.1, 0.9, 9)
@@ -130,23 +131,21 @@ def _periods(months: list, k: int) -> tuple[list, list]:
     return months[:k], months[-k:]
 
 
-def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning_top: int | None = None,
+def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_000, optbinning_top: int | None = None,
                           seed: int = 42, log=print) -> tuple[pa.Table, dict, pa.Table]:
-    """Stats of every catalog feature present in <lake_root>/features/*.parquet.
+    """Stats of every catalog feature present in the lake's feature mart (LakeLayout.features).
 
     Returns (stats, summary, labels): one row per feature, a summary dict, and the A-card labels by obs_id."""
     cat = catalog()
     settings = cat.settings
     optbinning_top = int(settings.get("optbinning_top", 150) if optbinning_top is None else optbinning_top)
-    lake_root = Path(lake_root)
-    fdir = lake_root / "features"
+    layout = _layout(lake)
     t0 = time.perf_counter()
-    con = duckdb.connect()
-    spine_path = fdir / "feat_spine.parquet"
-    con.execute(f"CREATE TABLE spine AS SELECT obs_id, obs_month, is_application, application_id "
-                f"FROM read_parquet('{spine_path}')").fetchall()
+    con = storage.connect(layout.root)
+    con.execute("CREATE TABLE spine AS SELECT obs_id, obs_month, is_application, application_id "
+                f"FROM read_parquet({storage.sql_string(layout.feature_spine)})").fetchall()
     n_spine = con.execute("SELECT count(*) FROM spine").fetchall()[0][0]
-    labels = acard_labels(lake_root / "lakehouse.duckdb", int(settings.get("label_mob_months", 6)))
+    labels = acard_labels(layout.database, int(settings.get("label_mob_months", 6)))
     con.register("labels_in", labels)
     con.execute("CREATE TABLE labels AS SELECT s.obs_id, l.label FROM spine s JOIN labels_in l USING (application_id) "
                 "WHERE s.is_application").fetchall()
@@ -172,11 +171,11 @@ def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning
     rows: list[dict] = []
     label_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for table, feats in cat.by_table().items():
-        path = fdir / f"{table}.parquet"
+        path = layout.feature_table(table)
         if not path.exists():
             log(f"feature stats: {path} missing, skipped")
             continue
-        meta = pq.ParquetFile(path).metadata
+        meta = storage.parquet_metadata(path)
         schema_names = [meta.schema.column(j).name for j in range(meta.num_columns)]
         nulls = np.zeros(meta.num_columns)
         for rg in range(meta.num_row_groups):
@@ -249,22 +248,25 @@ def compute_feature_stats(lake_root: Path, sample_rows: int = 30_000, optbinning
     return out, summary, label_rows
 
 
-def write_stats(lake_root: Path, stats: pa.Table, summary: dict, labels: pa.Table | None = None) -> dict[str, Path]:
-    """<lake>/features/_stats/: feature_stats.parquet, feature_dictionary.parquet, acard_labels.parquet, summary.json."""
+def _layout(lake: LakeLayout | Path | str) -> LakeLayout:
+    return lake if isinstance(lake, LakeLayout) else LakeLayout.at(lake)
+
+
+def write_stats(lake: LakeLayout | Path | str, stats: pa.Table, summary: dict,
+                labels: pa.Table | None = None) -> dict[str, Path]:
+    """LakeLayout.feature_stats: feature_stats.parquet, feature_dictionary.parquet, acard_labels.parquet, summary.json."""
     import json
 
     from features.docs import dictionary_rows
 
-    out_dir = Path(lake_root) / "features" / "_stats"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"stats": out_dir / "feature_stats.parquet", "dictionary": out_dir / "feature_dictionary.parquet",
-             "summary": out_dir / "summary.json", "labels": out_dir / "acard_labels.parquet"}
+    layout = _layout(lake)
+    paths = {"stats": layout.feature_stats_file("feature_stats"),
+             "dictionary": layout.feature_stats_file("feature_dictionary"),
+             "summary": layout.feature_stats / "summary.json", "labels": layout.feature_stats_file("acard_labels")}
     tables = [("stats", stats), ("dictionary", pa.Table.from_pylist(dictionary_rows(catalog())))]
     if labels is not None:
         tables.append(("labels", labels))
     for key, table in tables:
-        tmp = paths[key].with_suffix(".tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        tmp.replace(paths[key])
-    paths["summary"].write_text(json.dumps(summary, indent=2, default=str))
+        storage.write_parquet(table, paths[key], compression="zstd")
+    storage.write_text(paths["summary"], json.dumps(summary, indent=2, default=str))
     return paths

@@ -22,6 +22,11 @@ DUCKDB_TYPES = {
     "json": "JSON",
 }
 FORMATS = {"csv": ".csv", "jsonl": ".jsonl", "json": ".json", "parquet": ".parquet"}
+# Suffixes a delivery may carry on top of the format's extension (content is recognised by its bytes).
+COMPRESSED_SUFFIXES = (".gz",)
+JSON_SHAPES = {"array": "ARRAY", "object": "OBJECT"}
+# Timestamps in bronze are wall-clock time of the business (naive); offsets in a delivery are converted to it.
+BUSINESS_TIME_ZONE = "Asia/Shanghai"
 
 
 class ContractError(ValueError):
@@ -38,10 +43,22 @@ class Column:
     min: Any = None
     max: Any = None
     not_future: bool = False
+    free_text: bool = False  # free text (city, reasons): Chinese text is data here, not a misplaced name
+    # Text columns reject values holding a PII shape (lake/pii.py). `whole_value`: only a value that is PII as a
+    # whole (random hex ids such as device_id contain digit runs shaped like a phone by chance).
+    pii_guard: bool | str = True
+    json_shape: str | None = None  # json columns: the JSON type the value must have (array / object)
+    naive: bool = False  # timestamps: reject offsets / zones instead of converting to BUSINESS_TIME_ZONE
 
     @property
     def duckdb_type(self) -> str:
         return DUCKDB_TYPES[self.type]
+
+    @property
+    def guarded(self) -> bool:
+        """Text that may not carry PII-shaped values into bronze (PII columns are tokenised instead, columns with
+        an allowed list reject anything else anyway)."""
+        return self.type == "varchar" and not self.pii and self.allowed is None and self.pii_guard is not False
 
     @property
     def bronze_name(self) -> str:
@@ -72,6 +89,13 @@ class Contract:
     def landing_dir(self, landing_root: Path) -> Path:
         return landing_root / self.system / self.table
 
+    def recognises(self, file_name: str) -> bool:
+        """Whether a landed file name is one of this table's deliveries: the format's extension in any
+        letter case, optionally compressed (`.csv`, `.CSV`, `.csv.gz`)."""
+        name = file_name.lower()
+        return any(name.endswith(self.extension + s) for s in ("", *COMPRESSED_SUFFIXES)) \
+            and not name.startswith(".")
+
     def column(self, name: str) -> Column:
         for c in self.columns:
             if c.name == name:
@@ -93,6 +117,10 @@ def _parse(path: Path) -> Contract:
                 min=c.get("min"),
                 max=c.get("max"),
                 not_future=bool(c.get("not_future", False)),
+                free_text=bool(c.get("free_text", False)),
+                pii_guard=c.get("pii_guard", True),
+                json_shape=c.get("json_shape"),
+                naive=bool(c.get("naive", False)),
             )
             for c in raw["columns"]
         )
@@ -114,6 +142,15 @@ def _parse(path: Path) -> Contract:
     for c in columns:
         if c.type not in DUCKDB_TYPES:
             raise ContractError(f"{where}: column {c.name!r} has unknown type {c.type!r}; use one of {sorted(DUCKDB_TYPES)}")
+    for c in columns:
+        if c.json_shape is not None and (c.type != "json" or c.json_shape not in JSON_SHAPES):
+            raise ContractError(f"{where}: column {c.name!r}: json_shape needs type json and one of {sorted(JSON_SHAPES)}")
+        if c.pii_guard not in (True, False, "whole_value"):
+            raise ContractError(f"{where}: column {c.name!r}: pii_guard is true, false or whole_value")
+        if c.free_text and c.type != "varchar":
+            raise ContractError(f"{where}: column {c.name!r}: free_text applies to varchar columns only")
+        if c.naive and c.type != "timestamp":
+            raise ContractError(f"{where}: column {c.name!r}: naive applies to timestamp columns only")
     if contract.format not in FORMATS:
         raise ContractError(f"{where}: unknown format {contract.format!r}; use one of {sorted(FORMATS)}")
     for key in (*contract.primary_key, contract.event_time):

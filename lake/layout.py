@@ -106,6 +106,11 @@ class LakeLayout:
     def ingest_log_dir(self, table: str) -> LakePath:
         return self.ingest_log / table
 
+    def ingest_lock(self, table: str) -> Path:
+        """Lake-level lock file serialising ingests of one table (two runs at once would duplicate keys).
+        Always on local disk (file locks need one); for an S3 lake it serialises the ingests of this machine."""
+        return self.local / "_meta" / "locks" / f"ingest_{table}.lock"
+
     @property
     def ge_results(self) -> LakePath:
         return self.meta / "ge_results"
@@ -121,6 +126,24 @@ class LakeLayout:
     @property
     def dbt_target(self) -> Path:
         return self.local / "_dbt" / "target"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.local / "dagster_home"
+
+    def dbt_env(self) -> dict[str, str]:
+        """The lake's locations as the environment of a dbt call: dbt's profile, macros and Python models read
+        these variables and name no folder of their own (orchestration.dbt_assets scopes them to the call)."""
+        return {
+            "LAKE_ROOT": str(self.root),
+            "LAKE_DBT_TARGET": "s3" if self.is_remote else "local",
+            "LAKE_DATABASE": str(self.database),
+            "LAKE_BRONZE_DIR": str(self.bronze),
+            "LAKE_QUARANTINE_DIR": str(self.quarantine),
+            "LAKE_INGEST_LOG_DIR": str(self.ingest_log),
+            "LAKE_MARTS_DIR": str(self.marts),
+            "LAKE_FEATURES_DIR": str(self.features),
+        }
 
     # ---- marts, labels, features
     @property
@@ -152,10 +175,23 @@ class LakeLayout:
     def feature_stats_file(self, name: str) -> LakePath:
         return self.feature_stats / f"{name}.parquet"
 
+    def dataset(self, ref: "dict[str, str]") -> LakePath:
+        """A Parquet dataset named in config as ``{<layout method>: <name>}``, e.g. ``{mart: labels}`` or
+        ``{feature_table: feat_spine}`` (config names datasets, never folder paths)."""
+        kinds = ("mart", "feature_table", "feature_stats_file", "truth_file")
+        if not isinstance(ref, dict) or len(ref) != 1 or next(iter(ref)) not in kinds:
+            raise ValueError(f"dataset reference {ref!r}: write one of {', '.join(f'{{{k}: <name>}}' for k in kinds)}")
+        (kind, name), = ref.items()
+        return getattr(self, kind)(name)
+
     # ---- models, scores, decisions, strategy
     @property
     def registry(self) -> LakePath:
         return self.root / "models" / "registry"
+
+    def model_monitoring_dir(self, label: str, version: str) -> LakePath:
+        # backfilled scores of past month-ends and the monitoring tables of one model version
+        return self.root / "models" / "monitoring" / label / version
 
     @property
     def scores(self) -> LakePath:
@@ -206,3 +242,4 @@ class LakeLayout:
 
     def truth_file(self, name: str) -> LakePath:
         return self.truth / f"{name}.parquet"
+

@@ -106,3 +106,93 @@ def mtime(path: LakePath) -> float:
 def sql_string(value: str | os.PathLike) -> str:
     """A path as a SQL string literal (for DDL, where DuckDB takes no bound parameters)."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def read_parquet(path: LakePath, **kwargs):
+    """A Parquet file of the lake as a pyarrow Table (local or S3)."""
+    import pyarrow.parquet as pq
+
+    fs = filesystem(path)
+    return pq.read_table(_fs_path(path) if fs else str(path), filesystem=fs, **kwargs)
+
+
+def parquet_metadata(path: LakePath):
+    import pyarrow.parquet as pq
+
+    fs = filesystem(path)
+    if fs is None:
+        return pq.read_metadata(str(path))
+    with fs.open(_fs_path(path), "rb") as fh:
+        return pq.read_metadata(fh)
+
+
+def write_parquet(table, path: LakePath, **kwargs) -> LakePath:
+    """Write a whole Parquet file atomically: readers see the old file or the new one, never half of one
+    (locally a temporary file renamed into place; an S3 PUT is atomic by itself)."""
+    import uuid
+
+    import pyarrow.parquet as pq
+
+    fs = filesystem(path)
+    if fs is None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        pq.write_table(table, str(tmp), **kwargs)
+        os.replace(tmp, target)
+    else:
+        pq.write_table(table, _fs_path(path), filesystem=fs, **kwargs)
+    return path
+
+
+def write_text(path: LakePath, text: str) -> LakePath:
+    """Write a whole text file atomically (see write_parquet)."""
+    import uuid
+
+    if is_remote(path):
+        path.write_text(text, encoding="utf-8")
+        return path
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    return path
+
+
+def makedirs(path: LakePath) -> LakePath:
+    """Create a folder of a local lake; nothing to do on S3 (keys need no folders)."""
+    if not is_remote(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _fs_path(path: LakePath) -> str:
+    """bucket/key form of an s3:// path, as fsspec filesystems take it."""
+    return str(path)[len("s3://"):] if is_remote(path) else str(path)
+
+
+def put_folder(local: str | os.PathLike, target: LakePath) -> int:
+    """Copy a local folder's files to a lake location (S3 upload, or a local copy); returns the file count."""
+    import shutil
+
+    source = Path(local)
+    files = [p for p in source.rglob("*") if p.is_file()]
+    fs = filesystem(target)
+    for p in files:
+        rel = p.relative_to(source).as_posix()
+        if fs is None:
+            dest = Path(target) / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(p, dest)
+        else:
+            fs.put_file(str(p), f"{_fs_path(target)}/{rel}")
+    return len(files)
+
+
+if __name__ == "__main__":  # `python -m lake.storage put LOCAL_FOLDER s3://bucket/prefix/landing`
+    import sys
+
+    if len(sys.argv) != 4 or sys.argv[1] != "put":
+        raise SystemExit("usage: python -m lake.storage put LOCAL_FOLDER LAKE_LOCATION")
+    print(f"{put_folder(sys.argv[2], lake_path(sys.argv[3]))} files -> {sys.argv[3]}")

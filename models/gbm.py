@@ -1,11 +1,18 @@
 """LightGBM binary classifier for credit risk, with SHAP reason codes.
 
-* :func:`train_gbm` trains with early stopping on a validation set (``lightgbm.early_stopping``),
-  regularised defaults for credit data (depth-3 trees of at most 7 leaves, ≥ 100 rows per leaf, L2,
-  row/feature subsampling, 63 histogram bins: credit risk is mostly additive and weak, and
-  shallow trees generalise best on it), deterministic (``seed``, ``num_threads=2``, ``deterministic=True``,
-  ``force_row_wise=True``). The booster kept is truncated at the best iteration.
-* :class:`GBMModel` scores a DataFrame (probability of bad, raw log-odds) and explains it:
+* :func:`train_gbm_cv` (what ``train_model`` uses by default) chooses the parameters by
+  cross-validation on the in-time rows: a small grid (:func:`candidate_grid`, scaled with the
+  number of rows: from LightGBM's own defaults to shallow, strongly regularised trees) is run
+  through ``lightgbm.cv`` on the same folds with early stopping inside every fold; the candidate
+  with the best mean fold AUC is refitted on all rows for its mean best number of rounds. Frames
+  too small to learn from raise :class:`TooLittleData` instead of returning a constant model.
+* :func:`train_gbm` trains with early stopping on a given validation set (``lightgbm.early_stopping``)
+  with fixed parameters (:data:`DEFAULT_PARAMS`: depth-3 trees of at most 7 leaves, ≥ 100 rows per
+  leaf). The booster kept is truncated at the best iteration.
+* Both are deterministic (``seed``, fixed ``num_threads``, ``deterministic=True``, ``force_row_wise=True``).
+* :class:`GBMModel` scores a DataFrame (probability of bad, raw log-odds), reports what it could not
+  have seen in training (:meth:`GBMModel.input_report`: unseen categories, missing values in a
+  feature that had none, ±inf, counted per column and warned about), and explains it:
   ``booster.predict(X, pred_contrib=True)`` gives per-feature SHAP contributions in log-odds whose
   sum with the base value (last column) is the raw score; reason codes are the top-k positive
   contributions, named from an optional feature dictionary ``{feature: description}``.
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -54,6 +62,9 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "verbosity": -1,
 }
 DEFAULT_NUM_BOOST_ROUND = 2000
+CV_EARLY_STOPPING_ROUNDS = 50
+MIN_CLASS_ROWS = 10          # fewer bads (or goods) than this: nothing to learn, refuse
+LARGE_CELLS = 50_000_000     # rows x features above which histograms use 63 bins (speed, memory)
 DEFAULT_EARLY_STOPPING_ROUNDS = 100
 CONTRIB_CHUNK_ROWS = 50_000
 PREDICT_CHUNK_ROWS = 100_000
@@ -70,6 +81,51 @@ def _categorical_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, l
     return levels
 
 
+class TooLittleData(ValueError):
+    """The frame is too small (or too one-sided) to train a model that is more than a constant."""
+
+
+def check_enough_data(y, what: str = "the training rows", min_class_rows: int = MIN_CLASS_ROWS) -> None:
+    y = np.asarray(y).astype(int)
+    n_bad, n_good = int(y.sum()), int(y.size - y.sum())
+    if min(n_bad, n_good) < min_class_rows:
+        raise TooLittleData(
+            f"{what} hold {y.size} rows with {n_bad} bad and {n_good} good: at least {min_class_rows} of each are "
+            "needed to learn anything but a constant (use more rows or a longer window)")
+
+
+def _numeric_missing(frame: pd.DataFrame, features: list[str]) -> dict[str, bool]:
+    return {f: bool(frame[f].isna().any()) for f in features}
+
+
+def input_report(frame: pd.DataFrame, features: list[str], levels: Mapping[str, list],
+                 had_missing: Mapping[str, bool]) -> pd.DataFrame:
+    """Per feature: rows with a category unseen in training, a missing value in a feature that had
+    none in training, or ±inf (scored as missing). Only features with a non-zero count."""
+    rows = []
+    for f in features:
+        s = frame[f]
+        unseen = 0
+        if f in levels:
+            vals = s.astype("string") if not isinstance(s.dtype, pd.CategoricalDtype) else s.astype("string")
+            unseen = int((vals.notna() & ~vals.isin([str(v) for v in levels[f]])).sum())
+            n_inf = 0
+        else:
+            n_inf = int(np.isinf(s.to_numpy(dtype=float, na_value=np.nan)).sum()) if pd.api.types.is_numeric_dtype(s) else 0
+        unexpected_missing = int(s.isna().sum()) if not had_missing.get(f, True) else 0
+        if unseen or unexpected_missing or n_inf:
+            rows.append((f, unseen, unexpected_missing, n_inf))
+    return pd.DataFrame(rows, columns=["feature", "n_unseen_category", "n_unexpected_missing", "n_inf"])
+
+
+def warn_input_report(report: pd.DataFrame, n_rows: int) -> None:
+    if len(report):
+        parts = [f"{r.feature}: {r.n_unseen_category} unseen category, {r.n_unexpected_missing} missing "
+                 f"(none in training), {r.n_inf} inf" for r in report.head(10).itertuples()]
+        warnings.warn(f"scoring {n_rows} rows: {len(report)} feature(s) hold values the model never saw "
+                      f"(scored as missing): " + "; ".join(parts), UserWarning, stacklevel=3)
+
+
 @dataclass
 class GBMModel:
     booster: lgb.Booster
@@ -79,6 +135,8 @@ class GBMModel:
     best_iteration: int | None = None
     evals: dict[str, Any] = field(default_factory=dict)
     model_type: str = "lightgbm"
+    training_missing: dict[str, bool] = field(default_factory=dict)   # feature -> had NaN in training
+    last_input_report: pd.DataFrame | None = None
 
     # -- data preparation ---------------------------------------------------------------------
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -87,6 +145,14 @@ class GBMModel:
         if missing:
             raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         X = frame[self.features]
+        numeric = [f for f in self.features if f not in self.categorical_levels]
+        if numeric and len(X):
+            values = X[numeric]
+            with np.errstate(invalid="ignore"):
+                infinite = [f for f in numeric if pd.api.types.is_float_dtype(values[f])
+                            and np.isinf(values[f].to_numpy(dtype=float, na_value=np.nan)).any()]
+            if infinite:  # ±inf is scored as missing, as in training (counted by input_report)
+                X = X.assign(**{f: X[f].replace([np.inf, -np.inf], np.nan) for f in infinite})
         if self.categorical_levels:
             X = X.assign(**{f: pd.Categorical(X[f] if isinstance(X[f].dtype, pd.CategoricalDtype) else X[f].astype("string"),
                                               categories=levels)
@@ -107,11 +173,26 @@ class GBMModel:
                  for i in range(0, len(frame), chunk_rows)]
         return np.concatenate(parts)
 
+    def input_report(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Counts per feature of unseen categories, unexpected missing values and ±inf in ``frame``."""
+        return input_report(frame, self.features, self.categorical_levels, self.training_missing)
+
+    def _checked(self, frame: pd.DataFrame) -> None:
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
+        if self.training_missing or self.categorical_levels:
+            report = self.input_report(frame)
+            self.last_input_report = report
+            warn_input_report(report, len(frame))
+
     def predict_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
+        self._checked(frame)
         return self._predict(frame, raw_score=True)
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probability of bad (class 1)."""
+        """Probability of bad (class 1); warns with a count per feature of values never seen in training."""
+        self._checked(frame)
         return self._predict(frame)
 
     def contributions(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +220,7 @@ class GBMModel:
         meta_path.write_text(json.dumps({
             "features": self.features, "categorical_levels": self.categorical_levels,
             "params": self.params, "best_iteration": self.best_iteration, "evals": self.evals,
+            "training_missing": self.training_missing,
         }, indent=2, default=str))
         return [model_path, meta_path]
 
@@ -149,7 +231,8 @@ class GBMModel:
         meta_file = folder / "gbm_meta.json"
         meta = json.loads(meta_file.read_text()) if meta_file.exists() else {"features": booster.feature_name()}
         return cls(booster=booster, features=meta["features"], categorical_levels=meta.get("categorical_levels", {}),
-                   params=meta.get("params", {}), best_iteration=meta.get("best_iteration"), evals=meta.get("evals", {}))
+                   params=meta.get("params", {}), best_iteration=meta.get("best_iteration"), evals=meta.get("evals", {}),
+                   training_missing=meta.get("training_missing", {}))
 
 
 def reason_codes(model, frame: pd.DataFrame, k: int = 3, descriptions: Mapping[str, str] | None = None,
@@ -169,6 +252,31 @@ def reason_codes(model, frame: pd.DataFrame, k: int = 3, descriptions: Mapping[s
     return out
 
 
+def _monotone_list(params: dict, features: list[str]) -> dict:
+    """``monotone_constraints`` may be given as {feature: -1/0/1}: turned into LightGBM's list in feature order."""
+    mc = params.get("monotone_constraints")
+    if isinstance(mc, Mapping):
+        unknown = sorted(set(mc) - set(features))
+        params = {**params, "monotone_constraints": [int(mc.get(f, 0)) for f in features]}
+        if unknown:
+            warnings.warn(f"monotone constraints for {len(unknown)} feature(s) not in the model ignored: {unknown[:5]}",
+                          UserWarning, stacklevel=3)
+    return params
+
+
+def _finish(model: GBMModel, booster: lgb.Booster, best: int, X_train: pd.DataFrame) -> GBMModel:
+    # Keep exactly the best trees: predictions, contributions and the saved model.txt then agree.
+    model.booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    model.best_iteration = int(best)
+    model.training_missing = _numeric_missing(X_train, model.features)
+    if model.booster.num_trees() == 0 or all(
+            model.booster.dump_model(num_iteration=best)["tree_info"][t]["num_leaves"] <= 1
+            for t in range(model.booster.num_trees())):
+        raise TooLittleData(f"LightGBM found no split in {len(X_train)} rows: the model would predict a constant "
+                            "(too few rows per leaf for min_data_in_leaf, or no signal in the features)")
+    return model
+
+
 def train_gbm(X_train: pd.DataFrame, y_train, X_valid: pd.DataFrame, y_valid, params: Mapping[str, Any] | None = None,
               num_boost_round: int = DEFAULT_NUM_BOOST_ROUND,
               early_stopping_rounds: int = DEFAULT_EARLY_STOPPING_ROUNDS, seed: int | None = None) -> GBMModel:
@@ -177,8 +285,9 @@ def train_gbm(X_train: pd.DataFrame, y_train, X_valid: pd.DataFrame, y_valid, pa
     ``params`` override :data:`DEFAULT_PARAMS`; ``seed`` overrides ``params['seed']``.
     Non-numeric columns become LightGBM categoricals (levels kept with the model).
     """
+    check_enough_data(y_train)
     features = list(X_train.columns)
-    p = {**DEFAULT_PARAMS, **dict(params or {})}
+    p = _monotone_list({**DEFAULT_PARAMS, **dict(params or {})}, features)
     if seed is not None:
         p["seed"] = seed
     levels = _categorical_levels(X_train, features)
@@ -192,11 +301,132 @@ def train_gbm(X_train: pd.DataFrame, y_train, X_valid: pd.DataFrame, y_valid, pa
                         callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False),
                                    lgb.record_evaluation(evals)])
     best = booster.best_iteration or booster.current_iteration()
-    # Keep exactly the best trees: predictions, contributions and the saved model.txt then agree.
-    final = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     metric = p.get("metric", "auc")
     curve = evals.get("valid", {}).get(metric if isinstance(metric, str) else metric[0], [])
-    model.booster = final
-    model.best_iteration = int(best)
+    _finish(model, booster, best, X_train)
     model.evals = {"valid_" + str(metric): float(curve[best - 1]) if curve else None, "rounds_trained": len(curve)}
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameters chosen by cross-validation
+# ---------------------------------------------------------------------------------------------
+
+BASE_PARAMS: dict[str, Any] = {
+    "objective": "binary", "metric": "auc", "seed": 42, "deterministic": True, "force_row_wise": True,
+    "num_threads": 2, "verbosity": -1, "feature_pre_filter": False,
+}
+
+
+def candidate_grid(n_rows: int, n_features: int = 1) -> list[dict[str, Any]]:
+    """The parameter candidates tried by cross-validation, scaled with the number of rows.
+
+    From LightGBM's own defaults (31 leaves, 20 rows per leaf, no subsampling) to shallow trees with
+    strong L2 and feature subsampling (credit signal is mostly additive and weak); rows per leaf
+    grow with the data (at most a tenth of the rows, so small frames can still split).
+    """
+    def leaf(rows: int) -> int:
+        return int(max(5, min(rows, n_rows // 10)))
+
+    big = n_rows * max(n_features, 1) > LARGE_CELLS
+    # categorical splits: LightGBM's 100 rows per category group starves small frames of category
+    # splits (German credit: 13 of 20 attributes are categorical, 800 training rows)
+    cats = {"min_data_per_group": int(min(100, max(20, n_rows // 50))), "max_cat_to_onehot": 8,
+            "cat_smooth": 5.0 if n_rows < 5000 else 10.0}
+    common = {**BASE_PARAMS, "max_bin": 63 if big else 255, **cats}
+    grid = [
+        {"name": "lightgbm_defaults", "learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": leaf(20),
+         "feature_fraction": 1.0, "lambda_l2": 0.0},
+        {"name": "medium", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": leaf(max(20, n_rows // 500)),
+         "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0},
+        {"name": "shallow_l2", "learning_rate": 0.05, "num_leaves": 7, "max_depth": 3,
+         "min_data_in_leaf": leaf(max(50, n_rows // 200)), "feature_fraction": 0.5, "bagging_fraction": 0.8,
+         "bagging_freq": 1, "lambda_l2": 10.0},
+        {"name": "stumps", "learning_rate": 0.05, "num_leaves": 3, "max_depth": 2,
+         "min_data_in_leaf": leaf(max(20, n_rows // 200)), "feature_fraction": 0.7, "lambda_l2": 5.0},
+        {"name": "wide_regularised", "learning_rate": 0.03, "num_leaves": 31,
+         "min_data_in_leaf": leaf(max(50, n_rows // 100)), "feature_fraction": 0.5, "bagging_fraction": 0.7,
+         "bagging_freq": 1, "lambda_l1": 1.0, "lambda_l2": 10.0},
+        {"name": "extra_trees", "learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": leaf(max(20, n_rows // 500)),
+         "feature_fraction": 0.6, "lambda_l2": 3.0, "extra_trees": True},
+    ]
+    return [{**common, **g} for g in grid]
+
+
+@dataclass
+class CVResult:
+    table: pd.DataFrame          # one row per candidate: name, auc_mean, auc_std, rounds, params
+    best: dict[str, Any]         # the chosen candidate's parameters
+    best_rounds: int
+    auc_mean: float
+    auc_std: float
+    n_folds: int
+
+
+def cross_validate_grid(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.ndarray]],
+                        grid: list[Mapping[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
+                        num_boost_round: int = DEFAULT_NUM_BOOST_ROUND,
+                        early_stopping_rounds: int = CV_EARLY_STOPPING_ROUNDS, seed: int | None = None) -> CVResult:
+    """``lightgbm.cv`` on the same ``folds`` for every grid candidate (``params`` override each one);
+    early stopping inside every fold on the mean AUC. The best mean fold AUC wins (ties: the earlier,
+    simpler-listed candidate)."""
+    features = list(X.columns)
+    y = np.asarray(y, dtype=float)
+    levels = _categorical_levels(X, features)
+    prep = GBMModel(booster=None, features=features, categorical_levels=levels)  # type: ignore[arg-type]
+    Xp = prep.prepare(X)
+    cats = list(levels) or "auto"
+    rows = []
+    for cand in (grid if grid is not None else candidate_grid(len(X), len(features))):
+        p = _monotone_list({**BASE_PARAMS, **dict(cand), **dict(params or {})}, features)
+        if seed is not None:
+            p["seed"] = seed
+        name = p.pop("name", f"candidate_{len(rows)}")
+        data = lgb.Dataset(Xp, label=y, categorical_feature=cats, free_raw_data=False,
+                           params={"max_bin": p.get("max_bin", 255), "feature_pre_filter": False, "verbosity": -1})
+        out = lgb.cv(p, data, num_boost_round=num_boost_round, folds=folds,
+                     callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
+        mean, std = out["valid auc-mean"], out["valid auc-stdv"]
+        best = int(np.argmax(mean))  # first maximum
+        rows.append({"name": name, "auc_mean": float(mean[best]), "auc_std": float(std[best]), "rounds": best + 1,
+                     "params": p})
+    table = pd.DataFrame(rows)
+    i = int(table["auc_mean"].to_numpy().argmax())
+    return CVResult(table=table, best=table.at[i, "params"], best_rounds=int(table.at[i, "rounds"]),
+                    auc_mean=float(table.at[i, "auc_mean"]), auc_std=float(table.at[i, "auc_std"]), n_folds=len(folds))
+
+
+def stratified_folds(y, n_folds: int = 5, seed: int = 42) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K folds (sklearn), fewer when a class has fewer rows than folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y).astype(int)
+    k = int(max(2, min(n_folds, y.sum(), y.size - y.sum())))
+    return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(y.size), y))
+
+
+def train_gbm_cv(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.ndarray]] | None = None, n_folds: int = 5,
+                 grid: list[Mapping[str, Any]] | None = None, params: Mapping[str, Any] | None = None,
+                 num_boost_round: int = DEFAULT_NUM_BOOST_ROUND,
+                 early_stopping_rounds: int = CV_EARLY_STOPPING_ROUNDS, seed: int = 42) -> GBMModel:
+    """Choose parameters by cross-validation (:func:`cross_validate_grid`) and refit on all of ``X``.
+
+    ``model.evals`` holds the CV AUC (mean and std over folds) of the chosen candidate and the whole
+    candidate table, so the choice can be audited.
+    """
+    check_enough_data(y)
+    folds = folds if folds is not None else stratified_folds(y, n_folds, seed)
+    cv = cross_validate_grid(X, y, folds, grid=grid, params=params, num_boost_round=num_boost_round,
+                             early_stopping_rounds=early_stopping_rounds, seed=seed)
+    features = list(X.columns)
+    levels = _categorical_levels(X, features)
+    p = dict(cv.best)
+    model = GBMModel(booster=None, features=features, categorical_levels=levels, params=p)  # type: ignore[arg-type]
+    data = lgb.Dataset(model.prepare(X), label=np.asarray(y, dtype=float), categorical_feature=list(levels) or "auto",
+                       params={"max_bin": p.get("max_bin", 255), "feature_pre_filter": False, "verbosity": -1})
+    booster = lgb.train(p, data, num_boost_round=cv.best_rounds)
+    _finish(model, booster, cv.best_rounds, X)
+    model.evals = {"cv_auc_mean": cv.auc_mean, "cv_auc_std": cv.auc_std, "cv_folds": cv.n_folds,
+                   "rounds_trained": cv.best_rounds, "chosen": cv.table.loc[cv.table["auc_mean"].idxmax(), "name"],
+                   "candidates": cv.table[["name", "auc_mean", "auc_std", "rounds"]].to_dict("records")}
     return model

@@ -9,11 +9,12 @@ import pandas as pd
 import yaml
 
 from features.catalog import KEY_COLUMNS, catalog
+from features.docs import DICTIONARY_CSV
 from lake.layout import LakeLayout
 from models.registry import ModelRegistry
 
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
-FEATURE_DICTIONARY = Path(__file__).resolve().parent.parent / "features" / "docs" / "feature_dictionary.csv"
+FEATURE_DICTIONARY = DICTIONARY_CSV
 
 
 class ModelDataError(ValueError):
@@ -36,17 +37,27 @@ def feature_dictionary() -> dict[str, str]:
     return dict(zip(table["name"], table["description"]))
 
 
-def load_features(layout: LakeLayout, obs: pd.DataFrame) -> pd.DataFrame:
-    """Every family table's features for the given observations, one row per obs_id (same order).
+def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every family table's features for the given observations, one row per obs_id (same order), families
+    in catalog order and columns sorted by name, so the same lake always gives the same frame.
     Families are read one at a time with a semi-join, so only the needed rows are materialised."""
     con = duckdb.connect()
     con.register("wanted", obs[["obs_id"]])
     frames = [obs.reset_index(drop=True)]
+    wanted_columns = None if columns is None else set(columns)
     for table in catalog().tables:
         path = layout.feature_table(table)
-        part = con.sql(f"SELECT f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')}) "
-                       f"FROM read_parquet('{path.as_posix()}') f SEMI JOIN wanted USING (obs_id)").df()
+        if wanted_columns is None:
+            select = f"f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')})"
+        else:  # only the named features (e.g. a model's own), much less to read
+            have = [n for n in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path.as_posix()}')").df()["column_name"]
+                    if n in wanted_columns]
+            if not have:
+                continue
+            select = ", ".join(["f.obs_id", *(f'f."{n}"' for n in have)])
+        part = con.sql(f"SELECT {select} FROM read_parquet('{path.as_posix()}') f SEMI JOIN wanted USING (obs_id)").df()
         part = part.set_index("obs_id").reindex(obs["obs_id"].to_numpy())
+        part = part[sorted(part.columns)]  # a stable column order whatever order the file was written in
         num = part.select_dtypes(include=["number", "bool"]).columns
         part[num] = part[num].astype("float32")  # halves memory of thousands of columns
         frames.append(part.reset_index(drop=True))

@@ -6,6 +6,7 @@ only (the oracle AUC shown beside the model's), never as a model input.
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from lake.layout import LakeLayout
@@ -25,64 +26,162 @@ def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.
     return obs.sort_values(["obs_month", "obs_id"]).reset_index(drop=True)
 
 
+# Which truth file and column hold each label's true event probability (simulator/oracle.py), and how an
+# observation finds its row: applications by application_id, month-ends by customer and month-end date.
+ORACLE_SOURCES = {
+    "a_card": ("application_oracle", "p_a_card"),
+    "fraud": ("application_oracle", "p_fraud"),
+    "b_card": ("month_end_oracle", "p_b_card"),
+    "c_card": ("month_end_oracle", "p_c_card"),
+}
+
+
 def oracle_probability(layout: LakeLayout, obs: pd.DataFrame, label: str) -> pd.Series | None:
-    """EVALUATION ONLY: the simulator's true default probability for each observation, used to report
-    the oracle AUC beside the model's. A/fraud: the first loan's true_pd. B/C: the highest true_pd of the
-    customer's loans disbursed before the observation (the simulator has no account-level truth)."""
-    truth = layout.truth_file("loans_truth")
+    """EVALUATION ONLY: the simulator's true probability of this label's event for each observation
+    (``simulator/oracle.py``: the Bayes posterior given the latent state and the history at the observation
+    time), used to report the oracle AUC beside the model's. None when the lake has no such truth."""
+    if label not in ORACLE_SOURCES:
+        return None
+    name, column = ORACLE_SOURCES[label]
+    truth = layout.truth_file(name)
     if not truth.exists():
         return None
     con = duckdb.connect()
-    con.register("obs", obs[["obs_id", "customer_id", "obs_at", "first_loan_id"]])
-    loans = layout.mart("loan_performance").as_posix()
-    if label in ("a_card", "fraud"):
-        sql = (f"SELECT o.obs_id, t.true_pd FROM obs o LEFT JOIN read_parquet('{truth.as_posix()}') t "
-               f"ON t.loan_id = o.first_loan_id")
-    else:
-        sql = (f"SELECT o.obs_id, max(t.true_pd) AS true_pd FROM obs o "
-               f"LEFT JOIN read_parquet('{loans}') l ON l.customer_id = o.customer_id AND l.disbursed_date < o.obs_at "
-               f"LEFT JOIN read_parquet('{truth.as_posix()}') t ON t.loan_id = l.loan_id GROUP BY o.obs_id")
-    pd_by_obs = con.sql(sql).df().set_index("obs_id")["true_pd"]
-    return obs["obs_id"].map(pd_by_obs)
+    con.register("obs", obs[["obs_id", "customer_id", "obs_at"]])
+    labels = layout.labels.as_posix()
+    if name == "application_oracle":
+        sql = (f"SELECT o.obs_id, t.{column} AS p FROM obs o "
+               f"JOIN read_parquet('{labels}') l USING (obs_id) "
+               f"LEFT JOIN read_parquet('{truth.as_posix()}') t ON t.application_id = l.application_id "
+               f"ORDER BY o.obs_id")
+    else:  # a month-end observation is taken at the first instant after its month-end date
+        sql = (f"SELECT o.obs_id, t.{column} AS p FROM obs o "
+               f"LEFT JOIN read_parquet('{truth.as_posix()}') t ON t.customer_id = o.customer_id "
+               f"AND t.month_end = CAST(o.obs_at - INTERVAL 1 MICROSECOND AS DATE) ORDER BY o.obs_id")
+    p_by_obs = con.sql(sql).df().drop_duplicates("obs_id").set_index("obs_id")["p"]
+    return obs["obs_id"].map(p_by_obs)
+
+
+def lightgbm_selection(spec_defaults: dict, n_bads: int) -> dict:
+    """LightGBM pre-selection overrides: the feature cap grows with the number of bads (about one feature
+    per two bads), so a small world does not fit 2,000 columns on 300 bads."""
+    cfg = dict(spec_defaults.get("selection", {}).get("lightgbm", {}))
+    per_bad = float(cfg.pop("features_per_bad", 0.5))
+    lo, hi = int(cfg.pop("min_features", 15)), int(cfg.pop("max_features", 150))
+    cfg["max_features"] = int(min(hi, max(lo, round(n_bads * per_bad))))
+    return cfg
+
+
+CV_FOLDS = 4
+
+
+def in_time_cv_auc(frame: pd.DataFrame, result, folds: int = CV_FOLDS, seed: int = 42) -> list[float]:
+    """AUC of each fold of a stratified k-fold over the in-time window, refitting the model type with the
+    features and parameters it was trained with. The in-time validation sample alone holds a few dozen bads
+    in a small world (and LightGBM early-stops on it), so the champion is chosen on this instead."""
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+
+    from models.metrics import auc
+
+    oot_start = (result.split or {}).get("oot_start")
+    intime = frame[frame["target"].notna()]
+    if oot_start is not None:
+        intime = intime[pd.to_datetime(intime["obs_month"]) < pd.to_datetime(oot_start)]
+    X, y = intime[list(result.features)].reset_index(drop=True), intime["target"].to_numpy(dtype=int)
+    n_splits = int(min(folds, y.sum(), len(y) - y.sum()))
+    if n_splits < 2:
+        return []
+    out = []
+    for fit_idx, test_idx in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y):
+        if result.model_type == "lightgbm":
+            from models.gbm import train_gbm
+
+            tr, es = train_test_split(fit_idx, test_size=0.2, stratify=y[fit_idx], random_state=seed)
+            params = dict(getattr(result.model, "params", {}) or {})
+            model = train_gbm(X.iloc[tr], y[tr], X.iloc[es], y[es], params=params, seed=seed)
+        else:
+            from models.scorecard import train_scorecard
+
+            p = {k: v for k, v in (result.params or {}).items() if k in ("C", "monotonic_trend", "binning_params") and v is not None}
+            model = train_scorecard(X.iloc[fit_idx], y[fit_idx], **p)
+        out.append(float(auc(y[test_idx], model.predict_proba(X.iloc[test_idx]))))
+    return out
+
+
+def choose_best(results: dict[str, dict], metric: str) -> str:
+    """The model type with the best ``metric`` (ties: the first declared); never a configured favourite."""
+    scored = [(t, r.get(metric)) for t, r in results.items() if r.get(metric) is not None and np.isfinite(r.get(metric))]
+    if not scored:
+        raise ModelDataError(f"no model has a finite {metric}; cannot choose a champion candidate")
+    return max(scored, key=lambda tv: tv[1])[0]
 
 
 def train_label(layout: LakeLayout, label: str, log=print) -> dict:
-    """Train the champion candidate and the baseline of one label, register both, return a summary."""
+    """Train every declared model type of one label, register them, and make the best by validation the
+    champion candidate (promoted at once with ``promotion: auto``, else waiting for an approval)."""
     from models.train import train_model
 
     specs = model_specs()
     defaults, spec = specs["defaults"], specs["labels"][label]
     obs = training_observations(layout, spec, defaults)
-    if obs["target"].nunique() < 2 or obs["target"].sum() < 20:
-        raise ModelDataError(f"{label}: only {len(obs)} labelled observations with {int(obs['target'].sum())} bads; "
+    n_bads = int(obs["target"].sum())
+    if obs["target"].nunique() < 2 or n_bads < 20:
+        raise ModelDataError(f"{label}: only {len(obs)} labelled observations with {n_bads} bads; "
                              "too few to train (is the world large / long enough?)")
     frame = load_features(layout, obs)
     oracle = oracle_probability(layout, obs, label)
     if oracle is not None:
-        frame["oracle_pd"] = oracle.to_numpy()
+        frame = pd.concat([frame, pd.DataFrame({"oracle_pd": oracle.to_numpy()}, index=frame.index)], axis=1)
     log(f"{label}: {len(frame):,} labelled observations x {frame.shape[1]:,} columns, bad rate {obs['target'].mean():.3f}")
     reg = lake_registry(layout)
-    summary = {}
-    for model_type in (defaults["champion_model_type"], defaults["baseline_model_type"]):
+    metric = spec.get("champion_metric", defaults["champion_metric"])
+    summary: dict = {}
+    for model_type in spec.get("model_types", defaults["model_types"]):
+        select = lightgbm_selection(defaults, n_bads) if model_type == "lightgbm" else True
         result = train_model(
             frame, target="target", time_column="obs_month", model_type=model_type, label=label,
             split={"oot_fraction": float(defaults["oot_fraction"])},
             oracle_column="oracle_pd" if oracle is not None else None,
             id_columns=("obs_id", "customer_id"), exclude=("obs_at", "first_loan_id"),
-            feature_dictionary=feature_dictionary(),
+            feature_dictionary=feature_dictionary(), select=select, n_jobs=2,
         )
-        version = reg.register(result, label=label, model_name=f"{label}_{model_type}")
+        folds = in_time_cv_auc(frame, result)
+        cv = {"cv_auc": float(np.mean(folds)) if folds else None, "cv_auc_folds": folds, "cv_folds": len(folds)}
+        version = reg.register(result, label=label, model_name=f"{label}_{model_type}", extra_metrics=cv)
         calibrate_registered(reg, label, version, frame, obs["target"])  # grade cut-offs from the strategy targets
-        if model_type == defaults["champion_model_type"]:
-            reg.promote_if_better(label, version, margin=float(defaults["promotion_margin"]))
-        m = result.metrics
+        m = {**result.metrics, **cv}
         summary[model_type] = {"version": version, **{k: m.get(k) for k in (
-            "auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot", "n_train", "n_oot", "n_features")},
-            "train_seconds": round(result.timings.get("total", sum(result.timings.values())), 1)}
-        log(f"{label} {model_type} {version}: AUC OOT {m.get('auc_oot'):.3f} (oracle {m.get('oracle_auc') or float('nan'):.3f}), "
-            f"KS {m.get('ks_oot'):.3f}, {m.get('n_features')} features")
+            "cv_auc", "auc_valid", "auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot", "n_train", "n_oot",
+            "n_features")}, "train_seconds": round(result.timings.get("total", sum(result.timings.values())), 1)}
+        log(f"{label} {model_type} {version}: in-time CV AUC {m.get('cv_auc') or float('nan'):.3f}, valid {m.get('auc_valid'):.3f}, OOT {m.get('auc_oot'):.3f} "
+            f"(true oracle {m.get('oracle_auc') or float('nan'):.3f}), KS {m.get('ks_oot'):.3f}, {m.get('n_features')} features")
+    best = choose_best(summary, metric)
+    summary["best"] = best
+    summary["promotion"] = promote_candidate(reg, label, summary[best]["version"], metric,
+                                             margin=float(spec.get("promotion_margin", defaults["promotion_margin"])),
+                                             mode=spec.get("promotion", defaults.get("promotion", "auto")))
     summary["champion"] = reg.champion(label)
+    log(f"{label}: best by {metric} is {best} {summary[best]['version']}; {summary['promotion']['reason']}")
     return summary
+
+
+def promote_candidate(reg, label: str, version: str, metric: str, margin: float, mode: str) -> dict:
+    """``auto``: promote if it beats the champion by ``margin`` on ``metric``. ``manual``: record it as a
+    candidate; ``python -m models.registry approve`` makes it champion."""
+    if mode not in ("auto", "manual"):
+        raise ModelDataError(f"models/specs/model_specs.yaml: promotion must be 'auto' or 'manual', got {mode!r}")
+    if mode == "auto":
+        return reg.promote_if_better(label, version, margin=margin, metric=metric)
+    champ = reg.champion(label)
+    value = reg.metrics(label, version).get(metric)
+    champ_value = reg.metrics(label, champ).get(metric) if champ else None
+    if champ is not None and champ_value is not None and value is not None and value < champ_value + margin:
+        return {"promoted": False, "champion": champ, "candidate": None,
+                "reason": f"{metric} {value:.4f} < champion {champ_value:.4f} + {margin}: not proposed"}
+    reg.propose(label, version, reason=f"best {metric} {value:.4f}" + (f" vs champion {champ_value:.4f}" if champ else ""),
+                evidence={metric: value, "champion": champ, "champion_value": champ_value})
+    return {"promoted": False, "champion": champ, "candidate": version,
+            "reason": f"{version} proposed; waiting for: python -m models.registry approve {label} {version} --by NAME --why TEXT"}
 
 
 def champion_summary(layout: LakeLayout) -> dict:
@@ -95,3 +194,37 @@ def champion_summary(layout: LakeLayout) -> dict:
             out[label] = {"champion": champ, **{k: v for k, v in reg.metrics(label, champ).items()
                                                  if k in ("model_type", "auc_oot", "ks_oot", "gini_oot", "oracle_auc")}}
     return out
+
+
+def oracle_bound(layout: LakeLayout, label: str, version: str = "champion", n_boot: int = 400,
+                 seed: int = 0) -> dict:
+    """EVALUATION ONLY: does a registered model beat the true oracle on its own OOT rows?
+
+    Re-scores the version's OOT window (the labelled observations from its ``oot_start``) and returns the
+    model's and the oracle's AUC on exactly those rows, and a paired bootstrap of the difference
+    (model - oracle): an honest oracle leaves the difference's confidence interval touching or below 0."""
+    from models.metrics import auc
+
+    reg = lake_registry(layout)
+    model = reg.load(label, version)
+    specs = model_specs()
+    obs = training_observations(layout, specs["labels"][label], specs["defaults"])
+    oot_start = pd.to_datetime((model.metrics.get("split") or {}).get("oot_start"))
+    obs = obs[pd.to_datetime(obs["obs_month"]) >= oot_start].reset_index(drop=True)
+    oracle = oracle_probability(layout, obs, label)
+    if oracle is None or oracle.isna().any():
+        raise ModelDataError(f"{label}: the lake has no complete true oracle for its OOT rows")
+    frame = load_features(layout, obs, columns=model.features)
+    y = obs["target"].to_numpy(dtype=int)
+    p_model = np.asarray(model.predict_proba(frame), dtype=float)
+    p_oracle = oracle.to_numpy(dtype=float)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(y), len(y))
+        if 0 < y[i].sum() < len(i):
+            diffs.append(auc(y[i], p_model[i]) - auc(y[i], p_oracle[i]))
+    lo, hi = np.quantile(diffs, [0.025, 0.975])
+    return {"label": label, "version": model.version, "model_type": model.model_type, "n_oot": len(y),
+            "bads_oot": int(y.sum()), "auc_model": auc(y, p_model), "auc_oracle": auc(y, p_oracle),
+            "diff_ci": (float(lo), float(hi))}

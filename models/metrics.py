@@ -31,6 +31,8 @@ def _arrays(y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"y_true has {y.size} values but y_score has {s.size}")
     if np.isnan(s).any() or np.isnan(y).any():
         raise ValueError("y_true / y_score contain missing values")
+    if np.isinf(s).any():
+        raise ValueError(f"y_score contains {int(np.isinf(s).sum())} infinite value(s)")
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("y_true must be binary 0/1 (1 = bad)")
     return y.astype(int), s
@@ -63,11 +65,16 @@ def ks_curve(y_true, y_score) -> pd.DataFrame:
 
 
 def _risk_deciles(s: np.ndarray, n_bins: int) -> np.ndarray:
-    """Bin 1 = the riskiest 1/n_bins of rows (highest score); ties split by position (stable)."""
-    order = np.argsort(-s, kind="stable")
-    bins = np.empty(s.size, dtype=int)
-    bins[order] = (np.arange(s.size) * n_bins) // max(s.size, 1) + 1
-    return bins
+    """Bin 1 = the riskiest 1/n_bins of rows (highest score).
+
+    Tied scores always share a bin (the bin of the tie group's first, riskiest position), so the
+    table depends on the score values only, never on row order: integer scorecard points have
+    many ties, and splitting them by position made the table change when rows were shuffled.
+    Bins can therefore hold unequal counts, and a bin can be empty (then it is absent).
+    """
+    values, inverse = np.unique(-s, return_inverse=True)            # ascending -s = riskiest first
+    first_position = np.concatenate([[0], np.cumsum(np.bincount(inverse, minlength=values.size))[:-1]])
+    return (first_position[inverse] * n_bins) // max(s.size, 1) + 1
 
 
 def decile_table(y_true, y_score, n_bins: int = 10) -> pd.DataFrame:

@@ -14,7 +14,12 @@ Each version folder holds:
   ``calibration.png``.
 
 ``<root>/<label>/champion.json`` names the champion; ``<root>/<label>/registry_log.jsonl`` is the
-append-only audit trail (registrations, champion changes). Versions are ``v0001``, ``v0002``, …:
+append-only audit trail (registrations, candidates, approvals, champion changes). A label whose spec says
+``promotion: manual`` gets a new champion only through an approval that records who, when and why::
+
+    python -m models.registry pending a_card
+    python -m models.registry approve a_card v0007 --by "J. Analyst" --why "validation AUC +0.012, PSI stable"
+ Versions are ``v0001``, ``v0002``, …:
 a version is written completely into a temporary folder and then renamed into place; the rename
 fails if the version exists, so concurrent trainers never overwrite each other (the loser takes the
 next number) and a crash leaves no half-written version. Version numbers are never reused.
@@ -250,16 +255,51 @@ class ModelRegistry:
                                feature_dictionary=json.loads(fd_file.read_text()) if fd_file.exists() else {})
 
     # -- champion -----------------------------------------------------------------------------
-    def set_champion(self, label: str, version: str, reason: str = "manual") -> dict[str, Any]:
+    def set_champion(self, label: str, version: str, reason: str = "manual",
+                     approval: Mapping[str, Any] | None = None) -> dict[str, Any]:
         version = self.resolve(label, version) if version != "champion" else self.resolve(label)
         previous = self.champion(label)
         m = self.metrics(label, version)
         record = {"label": label, "version": version, "model_name": m.get("model_name"),
-                  "model_type": m.get("model_type"), "auc_oot": m.get("auc_oot"), "previous": previous,
-                  "reason": reason, "set_at": _now()}
+                  "model_type": m.get("model_type"), "auc_oot": m.get("auc_oot"), "auc_valid": m.get("auc_valid"),
+                  "previous": previous, "reason": reason, "set_at": _now(), **({"approval": dict(approval)} if approval else {})}
         _write_json_atomic(self._label_dir(label) / "champion.json", record)
-        self._append_log(label, {"event": "champion", "version": version, "previous": previous, "reason": reason})
+        self._append_log(label, {"event": "champion", "version": version, "previous": previous, "reason": reason,
+                                 **({"approval": dict(approval)} if approval else {})})
         return record
+
+    def champion_record(self, label: str) -> dict[str, Any] | None:
+        f = self._label_dir(label) / "champion.json"
+        return json.loads(f.read_text()) if f.exists() else None
+
+    # -- approval -----------------------------------------------------------------------------
+    def propose(self, label: str, version: str, reason: str, evidence: Mapping[str, Any] | None = None) -> dict:
+        """Record ``version`` as the candidate for champion (waiting for :meth:`approve`)."""
+        version = self.resolve(label, version)
+        event = {"event": "candidate", "version": version, "reason": reason, **({"evidence": dict(evidence)} if evidence else {})}
+        self._append_log(label, event)
+        return event
+
+    def pending(self, label: str) -> list[dict]:
+        """Candidates proposed and not yet approved, newest first (a later approval of any version settles
+        the candidates proposed before it)."""
+        out: list[dict] = []
+        for e in self._log(label):
+            if e.get("event") == "candidate":
+                out.append(e)
+            elif e.get("event") == "champion" and e.get("approval"):
+                out = []
+        return out[::-1]
+
+    def approve(self, label: str, version: str, by: str, why: str) -> dict[str, Any]:
+        """Make ``version`` champion with an approval that records who, when and why."""
+        by, why = (by or "").strip(), (why or "").strip()
+        if not by or not why:
+            raise RegistryError("an approval needs --by NAME and --why TEXT (who approves, and why)")
+        version = self.resolve(label, version)
+        approval = {"by": by, "why": why, "at": _now(),
+                    "candidate": any(e["version"] == version for e in self.pending(label))}
+        return self.set_champion(label, version, reason=f"approved by {by}: {why}", approval=approval)
 
     def promote_if_better(self, label: str, version: str, margin: float = DEFAULT_PROMOTION_MARGIN,
                           metric: str = "auc_oot") -> dict[str, Any]:
@@ -289,3 +329,44 @@ class ModelRegistry:
             return {**decision, "promoted": True, "champion": version, "reason": why}
         return {**decision, "promoted": False, "champion": champ,
                 "reason": f"{metric} {challenger_value:.4f} < champion {champion_value:.4f} + {margin}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m models.registry {list,pending,approve}``: the registry from the command line."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m models.registry", description="Model registry on the lake (LAKE_ROOT)")
+    ap.add_argument("--root", default=None, help="registry folder (default: the lake's, from LAKE_ROOT)")
+    sub = ap.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="versions of a label (or of every label)")
+    ls.add_argument("label", nargs="?")
+    pe = sub.add_parser("pending", help="candidates waiting for approval")
+    pe.add_argument("label")
+    apv = sub.add_parser("approve", help="make a version champion, recording who and why")
+    apv.add_argument("label")
+    apv.add_argument("version")
+    apv.add_argument("--by", required=True, help="who approves (name)")
+    apv.add_argument("--why", required=True, help="why this version should be champion")
+    args = ap.parse_args(argv)
+    reg = ModelRegistry(args.root)
+    try:
+        if args.command == "list":
+            for label in [args.label] if args.label else reg.labels():
+                print(f"{label}:")
+                print(reg.versions_table(label).to_string(index=False))
+        elif args.command == "pending":
+            rows = reg.pending(args.label)
+            print(json.dumps(rows, indent=1, default=str) if rows else f"{args.label}: no candidate waiting for approval")
+        else:
+            record = reg.approve(args.label, args.version, by=args.by, why=args.why)
+            print(f"{args.label}: champion is now {record['version']} (was {record['previous']}); "
+                  f"approved by {record['approval']['by']} at {record['approval']['at']}")
+    except RegistryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,11 +7,20 @@ The same scaling turns any model's probability of bad into points (:func:`probab
 and back (:func:`points_to_probability`).
 
 The scorecard is optbinning's ``Scorecard``: a ``BinningProcess`` (optimal WoE binning per feature,
-monotone bins by default, missing values in their own bin with their empirical WoE) and sklearn's
+missing values and special codes in bins of their own with their empirical WoE) and sklearn's
 ``LogisticRegression`` on the WoE values, with the same ``pdo_odds`` scaling for the points table.
-Features whose coefficient comes out with the wrong sign (WoE is high for *good* bins, so every
-coefficient on the log-odds of bad must be ≤ 0; a positive one is a collinearity artefact) are
-dropped and the model refitted.
+
+* The shape of each feature's bins is chosen per feature: ``monotonic_trend="auto"`` (the default)
+  lets optbinning pick ascending, descending, peak or valley, so a U-shaped effect (age) is not
+  flattened; a dict ``{feature: trend}`` overrides single features.
+* Special values (bureau-style codes such as -7 / -8 / -9 for "no record", or 99999999 for "not
+  reported") get their own bins: declared per feature (``special_codes={"f": [-7, -8]}``) or
+  detected (``"auto"``, :func:`detect_special_codes`).
+* Features whose coefficient comes out with the wrong sign (WoE is high for *good* bins, so every
+  coefficient on the log-odds of bad must be ≤ 0; a positive one is a collinearity artefact) are
+  dropped and the model refitted on the bins already found (fixed splits: no second optimisation).
+* Bins found by the feature selection (``binning_splits``) are reused as fixed splits, so each
+  feature is optimised once per training.
 """
 from __future__ import annotations
 
@@ -86,7 +95,47 @@ def points_to_probability(points, scaling: ScoreScaling = DEFAULT_SCALING) -> np
 
 
 DEFAULT_BINNING = {"max_n_prebins": 20, "min_prebin_size": 0.02, "min_bin_size": 0.03}
-DEFAULT_MONOTONIC_TREND = "auto_asc_desc"
+DEFAULT_MONOTONIC_TREND = "auto"
+ALL_NINES = tuple(float("9" * k) for k in range(3, 10))    # 999 … 999999999: "not reported" sentinels
+
+
+def detect_special_codes(frame: pd.DataFrame, features=None, max_codes: int = 5) -> dict[str, list]:
+    """Numeric features whose values look like a continuous (or count) variable plus a few codes.
+
+    A feature gets codes when (a) its negative values are at most ``max_codes`` distinct integers
+    while its non-negative values are non-empty and at least 4x as varied (bureau "-7 / -8 / -9"),
+    or (b) it holds an all-nines value (999 … 999999999) more than twice its largest other value.
+    Returns ``{feature: [codes]}``; features without codes are absent.
+    """
+    out: dict[str, list] = {}
+    for f in (features if features is not None else frame.columns):
+        s = frame[f]
+        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        x = s.to_numpy(dtype=float, na_value=np.nan)
+        x = x[np.isfinite(x)]
+        if x.size == 0:
+            continue
+        values = np.unique(x)
+        codes: list = []
+        neg, nonneg = values[values < 0], values[values >= 0]
+        if 0 < neg.size <= max_codes and nonneg.size >= 4 * neg.size and np.all(neg == np.round(neg)):
+            codes.extend(neg.tolist())
+        nines = [v for v in values if v in ALL_NINES]
+        others = values[~np.isin(values, nines + codes)]
+        if nines and others.size and min(nines) > 2 * others.max():
+            codes.extend(nines)
+        if codes:
+            out[f] = [int(c) if float(c).is_integer() else c for c in sorted(codes)]
+    return out
+
+
+def resolve_trends(features, monotonic_trend) -> dict[str, str | None]:
+    """Per-feature trend from a single trend (str / None) or a dict {feature: trend} (default "auto")."""
+    if isinstance(monotonic_trend, Mapping):
+        default = monotonic_trend.get("default", DEFAULT_MONOTONIC_TREND)
+        return {f: monotonic_trend.get(f, default) for f in features}
+    return {f: monotonic_trend for f in features}
 
 
 @dataclass
@@ -99,6 +148,10 @@ class ScorecardModel:
     dropped_wrong_sign: list[str] = field(default_factory=list)
     categorical: list[str] = field(default_factory=list)
     model_type: str = "scorecard"
+    special_codes: dict[str, list] = field(default_factory=dict)
+    training_levels: dict[str, list] = field(default_factory=dict)     # categorical feature -> levels seen
+    training_missing: dict[str, bool] = field(default_factory=dict)    # feature -> had NaN in training
+    last_input_report: pd.DataFrame | None = None
 
     # -- scoring ------------------------------------------------------------------------------
     def _X(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,14 +159,37 @@ class ScorecardModel:
         if missing:
             raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         X = frame[self.features]
-        if self.categorical:
+        numeric = [f for f in self.features if f not in self.categorical and pd.api.types.is_float_dtype(X[f])]
+        infinite = [f for f in numeric if np.isinf(X[f].to_numpy(dtype=float, na_value=np.nan)).any()]
+        if self.categorical or infinite:
             X = X.copy()
             for f in self.categorical:
                 X[f] = _as_object(X[f])
+            for f in infinite:   # ±inf is scored as missing, as in training (counted by input_report)
+                X[f] = X[f].replace([np.inf, -np.inf], np.nan)
         return X
 
+    def input_report(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Counts per feature of unseen categories, unexpected missing values and ±inf in ``frame``."""
+        from models.gbm import input_report
+
+        return input_report(frame, self.features, getattr(self, "training_levels", {}) or {},
+                            getattr(self, "training_missing", {}) or {})
+
+    def _checked(self, frame: pd.DataFrame) -> None:
+        from models.gbm import warn_input_report
+
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
+        if getattr(self, "training_missing", None) or getattr(self, "training_levels", None):
+            report = self.input_report(frame)
+            self.last_input_report = report
+            warn_input_report(report, len(frame))
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probability of bad (class 1)."""
+        """Probability of bad (class 1); warns with a count per feature of values never seen in training."""
+        self._checked(frame)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return self.scorecard.predict_proba(self._X(frame))[:, 1]
@@ -215,53 +291,136 @@ class ScorecardModel:
         return obj
 
 
-def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFAULT_SCALING,
-                    binning_params: Mapping[str, Any] | None = None,
-                    monotonic_trend: str | None = DEFAULT_MONOTONIC_TREND, C: float = 1.0,
-                    max_refits: int = 5, n_jobs: int | None = None) -> ScorecardModel:
-    """Fit an optbinning ``Scorecard`` (BinningProcess + LogisticRegression) on the columns of ``X_train``.
-
-    ``binning_params`` go to ``BinningProcess`` (defaults :data:`DEFAULT_BINNING`);
-    ``monotonic_trend`` is applied to every numerical feature ("auto_asc_desc": monotone bins;
-    "auto": peaks/valleys allowed; None: unconstrained). Wrong-sign features are dropped and the
-    model refitted (at most ``max_refits`` times).
-    """
+def _fit_scorecard(ob, X: pd.DataFrame, y: np.ndarray, features: list[str], cats: list[str],
+                   fit_params: dict, params: dict, scaling: ScoreScaling, C: float, n_jobs):
     from sklearn.linear_model import LogisticRegression
 
+    bp = ob.BinningProcess(features, categorical_variables=[f for f in cats if f in features] or None,
+                           binning_fit_params={f: fit_params[f] for f in features if fit_params.get(f)} or None,
+                           n_jobs=n_jobs, **params)
+    sc = ob.Scorecard(binning_process=bp, estimator=LogisticRegression(C=C, max_iter=2000),
+                      scaling_method="pdo_odds",
+                      scaling_method_params={"pdo": scaling.pdo, "odds": scaling.base_odds,
+                                             "scorecard_points": scaling.base_points})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sc.fit(X[features], y, metric_special="empirical", metric_missing="empirical")
+    return sc
+
+
+def _fixed_split_params(splits, special: list | None) -> dict:
+    p: dict[str, Any] = {"monotonic_trend": None}
+    if splits is not None and len(splits):
+        p.update(user_splits=list(np.asarray(splits, dtype=float)), user_splits_fixed=[True] * len(splits))
+    if special:
+        p["special_codes"] = {str(c): [c] for c in special}
+    return p
+
+
+def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFAULT_SCALING,
+                    binning_params: Mapping[str, Any] | None = None,
+                    monotonic_trend: str | Mapping[str, str] | None = DEFAULT_MONOTONIC_TREND, C: float = 1.0,
+                    max_refits: int = 5, n_jobs: int | None = None,
+                    special_codes: Mapping[str, list] | str | None = None,
+                    binning_splits: Mapping[str, Any] | None = None) -> ScorecardModel:
+    """Fit an optbinning ``Scorecard`` (BinningProcess + LogisticRegression) on the columns of ``X_train``.
+
+    * ``binning_params`` go to ``BinningProcess`` (defaults :data:`DEFAULT_BINNING`);
+    * ``monotonic_trend``: per-feature bin shape, "auto" (optbinning picks ascending / descending /
+      peak / valley per feature), "auto_asc_desc" (monotone), None (unconstrained), or a dict
+      ``{feature: trend, "default": trend}``;
+    * ``special_codes``: ``{feature: [codes]}`` (each code its own bin), "auto"
+      (:func:`detect_special_codes`) or None;
+    * ``binning_splits``: ``{feature: splits}`` already found for these features (e.g. by the feature
+      selection with the same trend and codes), used as fixed splits instead of optimising again.
+
+    Wrong-sign features are dropped and the model refitted on the same bins (at most ``max_refits`` times).
+    ``±inf`` must be replaced before (``train_model`` does, counting them).
+    """
     from models._optb import optbinning
 
     ob = optbinning()
     features = list(X_train.columns)
     y = np.asarray(y_train).astype(int)
-    dropped: list[str] = []
     params = {**DEFAULT_BINNING, **dict(binning_params or {})}
-    for _ in range(max_refits + 1):
-        cats = [f for f in features if not (pd.api.types.is_numeric_dtype(X_train[f]) or pd.api.types.is_bool_dtype(X_train[f]))]
-        fit_params = {f: {"monotonic_trend": monotonic_trend} for f in features if f not in cats} if monotonic_trend else None
-        bp = ob.BinningProcess(features, categorical_variables=cats or None, binning_fit_params=fit_params,
-                               n_jobs=n_jobs, **params)
-        sc = ob.Scorecard(binning_process=bp,
-                          estimator=LogisticRegression(C=C, max_iter=2000),
-                          scaling_method="pdo_odds",
-                          scaling_method_params={"pdo": scaling.pdo, "odds": scaling.base_odds,
-                                                 "scorecard_points": scaling.base_points})
-        X = X_train[features].copy()
-        for f in cats:  # optbinning's categorical binning wants plain object values
-            X[f] = _as_object(X[f])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            sc.fit(X, y, metric_special="empirical", metric_missing="empirical")
-        coef = pd.Series(sc.estimator_.coef_.ravel(), index=list(sc.binning_process_.get_support(names=True)))
+    cats = [f for f in features if not (pd.api.types.is_numeric_dtype(X_train[f]) or pd.api.types.is_bool_dtype(X_train[f]))]
+    num = [f for f in features if f not in cats]
+    specials = detect_special_codes(X_train, num) if special_codes == "auto" else dict(special_codes or {})
+    trends = resolve_trends(num, monotonic_trend)
+    fit_params: dict[str, dict] = {}
+    for f in num:
+        if binning_splits is not None and f in binning_splits:
+            fit_params[f] = _fixed_split_params(binning_splits[f], specials.get(f))
+        else:
+            fit_params[f] = {**({"monotonic_trend": trends[f]} if trends[f] else {}),
+                             **({"special_codes": {str(c): [c] for c in specials[f]}} if specials.get(f) else {})}
+    X = X_train[features].copy()
+    for f in cats:  # optbinning's categorical binning wants plain object values
+        X[f] = _as_object(X[f])
+    sc = _fit_scorecard(ob, X, y, features, cats, fit_params, params, scaling, C, n_jobs)
+    # Wrong-sign features are dropped by refitting only the logistic regression on the WoE already
+    # computed; the final scorecard is then built once on the bins already found (fixed splits).
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        W = sc.binning_process_.transform(X[features], metric="woe", metric_special="empirical",
+                                          metric_missing="empirical")
+    kept = list(sc.binning_process_.get_support(names=True))
+    coef = pd.Series(sc.estimator_.coef_.ravel(), index=kept)
+    dropped: list[str] = []
+    for _ in range(max_refits):
         wrong = [f for f, c in coef.items() if c > 1e-8]
-        if not wrong or len(wrong) == len(features):
+        if not wrong or len(wrong) == len(coef):
             break
         dropped.extend(wrong)
-        features = [f for f in features if f not in wrong]
-    cats = [f for f in features if not (pd.api.types.is_numeric_dtype(X_train[f]) or pd.api.types.is_bool_dtype(X_train[f]))]
-    return ScorecardModel(scorecard=sc, features=features, scaling=scaling, dropped_wrong_sign=dropped, categorical=cats)
+        kept = [f for f in kept if f not in wrong]
+        lr = LogisticRegression(C=C, max_iter=2000).fit(W[kept].to_numpy(), y)
+        coef = pd.Series(lr.coef_.ravel(), index=kept)
+    if dropped:
+        features = [f for f in features if f not in dropped]
+        fixed = {f: _fixed_split_params(sc.binning_process_.get_binned_variable(f).splits, specials.get(f))
+                 for f in num if f in features}
+        sc = _fit_scorecard(ob, X, y, features, cats, {**fit_params, **fixed}, params, scaling, C, n_jobs)
+    cats = [f for f in cats if f in features]
+    levels = {f: sorted(X[f].dropna().unique().tolist()) for f in cats}
+    missing = {f: bool(X_train[f].isna().any()) for f in features}
+    return ScorecardModel(scorecard=sc, features=features, scaling=scaling, dropped_wrong_sign=dropped, categorical=cats,
+                          special_codes={f: c for f, c in specials.items() if f in features},
+                          training_levels=levels, training_missing=missing)
 
 
 def _as_object(s: pd.Series) -> pd.Series:
     """Plain object values (str) with NaN for missing: what optbinning's categorical binning expects."""
     out = s.astype("object")
     return out.where(s.notna(), np.nan).map(str, na_action="ignore")
+
+
+def cross_validated_auc(model: ScorecardModel, frame: pd.DataFrame, y, folds, C: float = 1.0) -> list[float]:
+    """Fold AUCs of the scorecard's recipe on its bins: per fold, WoE from the fold's training rows
+    (0.5 smoothing), logistic regression on them, AUC on the held-out rows. The bins themselves come
+    from the whole frame (the cheap, standard shortcut: no binning optimisation per fold)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).astype(int)
+    bp = model.scorecard.binning_process_
+    names = list(bp.get_support(names=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idx = bp.transform(model._X(frame)[bp.variable_names], metric="indices")[names].to_numpy(dtype=np.int64)
+    idx = idx - idx.min(axis=0)
+    aucs = []
+    for fit_rows, val_rows in folds:
+        cols_fit, cols_val = [], []
+        for j in range(idx.shape[1]):
+            k = int(idx[:, j].max()) + 1
+            bad = np.bincount(idx[fit_rows, j], weights=y[fit_rows], minlength=k) + 0.5
+            tot = np.bincount(idx[fit_rows, j], minlength=k) + 1.0
+            good = tot - bad
+            woe = np.log((bad / bad.sum()) / (good / good.sum()))
+            cols_fit.append(woe[idx[fit_rows, j]])
+            cols_val.append(woe[idx[val_rows, j]])
+        lr = LogisticRegression(C=C, max_iter=2000).fit(np.column_stack(cols_fit), y[fit_rows])
+        aucs.append(float(roc_auc_score(y[val_rows], lr.decision_function(np.column_stack(cols_val)))))
+    return aucs

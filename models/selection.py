@@ -54,7 +54,10 @@ class SelectionConfig:
     max_iv: float | None = None
     max_corr: float | None = 0.8
     max_features: int | None = None
-    binning_params: dict[str, Any] = field(default_factory=lambda: {"monotonic_trend": "auto_asc_desc"})
+    # per-feature bin shape chosen by optbinning (ascending, descending, peak or valley): a monotone-only
+    # rule flattens U-shaped effects (age) and under-rates them
+    binning_params: dict[str, Any] = field(default_factory=lambda: {"monotonic_trend": "auto"})
+    special_codes: dict[str, list] | None = None    # {feature: [codes]}: own bins in the IV binning
     n_jobs: int = 2
     chunk_columns: int = 500
     seed: int = 42
@@ -73,6 +76,7 @@ class SelectionResult:
     stats: pd.DataFrame            # one row per candidate feature
     config: SelectionConfig
     timings: dict[str, float]
+    binning_splits: dict[str, Any] = field(default_factory=dict)   # numeric feature -> IV binning splits
 
     def summary(self) -> pd.Series:
         """Number of features dropped per reason, and kept."""
@@ -151,22 +155,29 @@ def _univariate_auc(x: np.ndarray, y: np.ndarray, n_bins: int = PRESCREEN_BINS) 
 
 
 def _iv_batch(names: list[str], columns: list[np.ndarray], y: np.ndarray, categorical: list[bool],
-              params: dict) -> list[tuple[str, float, str | None]]:
+              params: dict, specials: dict | None = None) -> list[tuple[str, float, str | None, Any]]:
     from models._optb import fit_optimal_binning, information_value
 
     out = []
     for name, x, cat in zip(names, columns, categorical):
         try:
-            b = fit_optimal_binning(x, y, name=name, categorical=cat, **({} if cat else params))
-            out.append((name, information_value(b), None))
+            codes = (specials or {}).get(name)
+            extra = {"special_codes": {str(c): [c] for c in codes}} if codes and not cat else {}
+            b = fit_optimal_binning(x, y, name=name, categorical=cat, **({} if cat else {**params, **extra}))
+            out.append((name, information_value(b), None, None if cat else np.asarray(b.splits, dtype=float).tolist()))
         except Exception as exc:  # one broken feature must not stop the selection
-            out.append((name, float("nan"), f"{type(exc).__name__}: {exc}"))
+            out.append((name, float("nan"), f"{type(exc).__name__}: {exc}", None))
     return out
 
 
 def information_values(frame: pd.DataFrame, target: str | np.ndarray, features: list[str], n_jobs: int = 2,
-                       binning_params: dict | None = None) -> pd.Series:
-    """IV per feature via optbinning ``OptimalBinning`` (numerical or categorical), in parallel."""
+                       binning_params: dict | None = None, special_codes: dict | None = None,
+                       splits_out: dict | None = None) -> pd.Series:
+    """IV per feature via optbinning ``OptimalBinning`` (numerical or categorical), in parallel.
+
+    ``special_codes``: ``{feature: [codes]}`` binned on their own; ``splits_out``: a dict that
+    receives the numeric features' splits (for reuse as the scorecard's bins).
+    """
     y = np.asarray(frame[target] if isinstance(target, str) else target).astype(int)
     params = dict(binning_params or {})
     cats = [is_categorical(frame[f]) for f in features]
@@ -180,16 +191,18 @@ def information_values(frame: pd.DataFrame, target: str | np.ndarray, features: 
     splits = np.array_split(np.arange(len(features)), n_batches)
     batches = [([features[i] for i in s], [cols[i] for i in s], [cats[i] for i in s]) for s in splits if len(s)]
     if n_batches == 1:
-        results = [_iv_batch(n, c, y, k, params) for n, c, k in batches]
+        results = [_iv_batch(n, c, y, k, params, special_codes) for n, c, k in batches]
     else:
         from joblib import Parallel, delayed
 
-        results = Parallel(n_jobs=n_jobs)(delayed(_iv_batch)(n, c, y, k, params) for n, c, k in batches)
+        results = Parallel(n_jobs=n_jobs)(delayed(_iv_batch)(n, c, y, k, params, special_codes) for n, c, k in batches)
     flat = [r for batch in results for r in batch]
-    errors = [(n, e) for n, _, e in flat if e]
+    errors = [(n, e) for n, _, e, _ in flat if e]
     if errors:
         warnings.warn(f"IV failed for {len(errors)} feature(s), e.g. {errors[0][0]}: {errors[0][1]}", stacklevel=2)
-    return pd.Series({n: v for n, v, _ in flat}, dtype=float).reindex(features)
+    if splits_out is not None:
+        splits_out.update({n: sp for n, _, _, sp in flat if sp is not None})
+    return pd.Series({n: v for n, v, _, _ in flat}, dtype=float).reindex(features)
 
 
 def select_features(frame: pd.DataFrame, target: str, features: Iterable[str] | None = None,
@@ -303,8 +316,10 @@ def select_features(frame: pd.DataFrame, target: str, features: Iterable[str] | 
 
     # 5. information value (optbinning)
     t0 = time.perf_counter()
+    splits: dict[str, Any] = {}
     if cfg.min_iv is not None or cfg.max_iv is not None:
-        iv = information_values(frame, y, alive, n_jobs=cfg.n_jobs, binning_params=cfg.binning_params)
+        iv = information_values(frame, y, alive, n_jobs=cfg.n_jobs, binning_params=cfg.binning_params,
+                                special_codes=cfg.special_codes, splits_out=splits)
         stats.loc[alive, "iv"] = iv.to_numpy()
         if cfg.min_iv is not None:
             out = [f for f in alive if not (iv[f] >= cfg.min_iv)]
@@ -360,7 +375,8 @@ def select_features(frame: pd.DataFrame, target: str, features: Iterable[str] | 
     if len(dropped_df):
         stats.loc[dropped_df["feature"].to_numpy(), "status"] = dropped_df["reason"].to_numpy()
     timings["total"] = sum(timings.values())
-    return SelectionResult(kept=alive, dropped=dropped_df, stats=stats.reset_index(), config=cfg, timings=timings)
+    return SelectionResult(kept=alive, dropped=dropped_df, stats=stats.reset_index(), config=cfg, timings=timings,
+                           binning_splits={f: splits[f] for f in alive if f in splits})
 
 
 def _parallel_auc(sample: pd.DataFrame, cols: list[str], y: np.ndarray, cfg: SelectionConfig) -> list[tuple[float, float]]:

@@ -1,8 +1,8 @@
 """One call to train and evaluate a risk model on any DataFrame with a 0/1 target.
 
-``train_model`` splits by the time column into an in-time window (randomly, stratified, into train
-and validation; validation drives LightGBM's early stopping) and an out-of-time (OOT) window, runs
-the feature pre-selection (:mod:`models.selection`), fits a LightGBM model or a WoE scorecard,
+``train_model`` splits by the time column into an in-time window and an out-of-time (OOT) window,
+runs the feature pre-selection (:mod:`models.selection`) on the in-time rows, fits a LightGBM model
+(parameters chosen by cross-validation on the in-time rows) or a WoE scorecard on all in-time rows,
 and evaluates on OOT: AUC, Gini, KS, deciles, calibration, PSI of the score train→OOT, and the
 oracle AUC when a column of true probabilities is given. Plots are written as PNG on request.
 """
@@ -21,8 +21,8 @@ import pandas as pd
 
 from models import metrics as M
 from models.reasons import feature_descriptions
-from models.scorecard import DEFAULT_SCALING, ScoreScaling, probability_to_points
-from models.selection import SelectionConfig, SelectionResult, candidate_features, select_features
+from models.scorecard import DEFAULT_BINNING, DEFAULT_SCALING, ScoreScaling, detect_special_codes, probability_to_points
+from models.selection import SelectionConfig, SelectionResult, candidate_features, is_categorical, select_features
 
 MODEL_TYPES = ("lightgbm", "scorecard")
 
@@ -67,8 +67,12 @@ def _as_time(value, like: pd.Series):
     return value
 
 
-def split_frame(frame: pd.DataFrame, target: str, time_column: str | None, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    """Row positions of (train, valid, oot) and a description of the windows."""
+def split_frame(frame: pd.DataFrame, target: str, time_column: str | None, split: Split,
+                holdout: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Row positions of (train, valid, oot) and a description of the windows.
+
+    ``holdout=False``: every in-time row is a training row (validation by cross-validation); valid is empty.
+    """
     from sklearn.model_selection import train_test_split
 
     n = len(frame)
@@ -113,6 +117,8 @@ def split_frame(frame: pd.DataFrame, target: str, time_column: str | None, split
             raise ValueError(f"the in-time window (before {oot_start}) has no labelled rows")
         info.update({"train_start": t.iloc[intime].min(), "train_end": t.iloc[intime].max(),
                      "oot_start": t.iloc[oot].min(), "oot_end": t.iloc[oot].max()})
+    if not holdout:
+        return np.sort(intime), np.zeros(0, dtype=int), np.sort(oot), info
     yi = y[intime]
     strat = yi if (0 < yi.sum() < len(yi) and min(yi.sum(), len(yi) - yi.sum()) >= 2) else None
     train, valid = train_test_split(intime, test_size=split.valid_fraction, random_state=split.seed, stratify=strat)
@@ -218,13 +224,62 @@ def _jsonable(obj):
     return obj
 
 
+VALIDATION = ("cv", "holdout", "none")
+LARGE_CV_ROWS = 20_000
+
+
+def coerce_target(values: pd.Series, target: str, bad_value=None) -> pd.Series:
+    """The target as float 0/1 with NaN for unlabelled rows (1 = bad).
+
+    0/1 numbers and booleans pass; other values (``"good"`` / ``"bad"``, ``"Y"`` / ``"N"``) need
+    ``bad_value=`` to say which one is the event, and are rejected with a message saying so.
+    """
+    present = values.dropna()
+    if bad_value is not None:
+        found = set(present.astype("object").tolist())
+        if bad_value not in found:
+            raise ValueError(f"bad_value={bad_value!r} does not occur in target '{target}' "
+                             f"(values: {sorted(map(str, found))[:5]})")
+        return (values == bad_value).astype(float).where(values.notna())
+    if pd.api.types.is_bool_dtype(values) or (len(present) and present.map(type).isin([bool, np.bool_]).all()):
+        return values.astype("float").where(values.notna()) if len(present) else values.astype(float)
+    if pd.api.types.is_numeric_dtype(values):
+        found = set(pd.unique(present.astype(float)))
+        if found <= {0.0, 1.0}:
+            return values.astype(float)
+    shown = sorted(map(str, pd.unique(present)))[:5]
+    raise ValueError(f"target '{target}' must be 0/1 (1 = bad) or boolean; found {shown}. "
+                     f"For a labelled target pass bad_value=, e.g. train_model(..., bad_value={shown[0]!r})")
+
+
+def replace_infinite(frame: pd.DataFrame, features: list[str], on_inf: str = "missing") -> tuple[pd.DataFrame, dict[str, int]]:
+    """±inf in numeric features: counted per column and treated as missing, or an error naming the columns."""
+    counts: dict[str, int] = {}
+    for f in features:
+        s = frame[f]
+        if pd.api.types.is_float_dtype(s):
+            n = int(np.isinf(s.to_numpy(dtype=float, na_value=np.nan)).sum())
+            if n:
+                counts[f] = n
+    if not counts:
+        return frame, counts
+    desc = ", ".join(f"{f} ({n} rows)" for f, n in list(counts.items())[:10])
+    if on_inf == "raise":
+        raise ValueError(f"{len(counts)} feature(s) hold ±inf: {desc}; fix them or pass on_inf='missing'")
+    warnings.warn(f"{len(counts)} feature(s) hold ±inf, treated as missing: {desc}", UserWarning, stacklevel=3)
+    return frame.assign(**{f: frame[f].replace([np.inf, -np.inf], np.nan) for f in counts}), counts
+
+
 def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None = None,
                 time_column: str | None = None, split: Split | Mapping[str, Any] | None = None,
                 model_type: str = "lightgbm", *, label: str | None = None, oracle_column: str | None = None,
                 id_columns: Iterable[str] = ("customer_id", "partner_id"), exclude: Iterable[str] = (),
                 select: bool | SelectionConfig | Mapping[str, Any] = True, params: Mapping[str, Any] | None = None,
                 scaling: ScoreScaling | Mapping[str, float] | None = None, feature_dictionary=None,
-                plot_dir: str | Path | None = None, seed: int = 42, n_jobs: int = 2) -> TrainResult:
+                plot_dir: str | Path | None = None, seed: int = 42, n_jobs: int = 2,
+                bad_value: Any = None, validation: str = "cv", cv_folds: int | None = None,
+                grid: list[Mapping[str, Any]] | None = None, special_codes: Mapping[str, list] | str | None = "auto",
+                on_inf: str = "missing") -> TrainResult:
     """Train and evaluate a ``'lightgbm'`` or ``'scorecard'`` model; see the module docstring.
 
     * ``features``: candidate features (default: every numeric / categorical column except the
@@ -232,13 +287,33 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
       key the data fingerprint (with the time and target columns).
     * ``select``: True (defaults per model type, :func:`default_selection`), False, a
       :class:`SelectionConfig`, or a dict of overrides (``{"max_features": 40}``).
-    * ``params``: LightGBM parameters (plus ``num_boost_round`` / ``early_stopping_rounds``), or
-      scorecard options (``C``, ``monotonic_trend``, ``binning_params``).
+    * ``params``: LightGBM parameters (plus ``num_boost_round`` / ``early_stopping_rounds``; they
+      override every grid candidate; ``monotone_constraints`` may be a dict {feature: -1/0/1}), or
+      scorecard options (``C``, ``monotonic_trend`` (str or {feature: trend}), ``binning_params``).
+    * ``validation``: ``"cv"`` (default) — the model is fitted on *all* in-time rows; LightGBM's
+      parameters are chosen by ``cv_folds``-fold stratified cross-validation on them (``grid``:
+      candidates, default :func:`models.gbm.candidate_grid`), and ``auc_valid`` is the mean fold AUC
+      (for the scorecard: the fold AUCs of scorecards refitted on the bins found on the in-time window);
+      ``"holdout"`` — the legacy stratified ``Split.valid_fraction`` holdout (fixed LightGBM
+      parameters, early stopping on it); ``"none"`` (scorecard only) — fit on all in-time rows, no
+      validation AUC. ``cv_folds`` default: 5, or 3 when the in-time window has more than
+      :data:`LARGE_CV_ROWS` rows (folds that big give a stable AUC, and each fold costs a full fit).
+    * ``bad_value``: for a target that is not 0/1 or boolean, the value meaning bad (``"bad"``).
+    * ``special_codes``: scorecard special values, ``{feature: [codes]}``, ``"auto"`` (detected,
+      :func:`models.scorecard.detect_special_codes`) or None.
+    * ``on_inf``: ``"missing"`` (±inf treated as missing, counted in ``metrics["inf_replaced"]`` and
+      warned) or ``"raise"``.
     * ``oracle_column``: true probabilities (simulator truth); reported as ``oracle_auc`` on OOT.
     * ``plot_dir``: write roc/ks/deciles/calibration PNGs there.
     """
     if model_type not in MODEL_TYPES:
         raise ValueError(f"model_type must be one of {MODEL_TYPES}, got '{model_type}'")
+    if validation not in VALIDATION:
+        raise ValueError(f"validation must be one of {VALIDATION}, got '{validation}'")
+    if validation == "none" and model_type == "lightgbm":
+        raise ValueError("LightGBM needs validation='cv' or 'holdout' (its number of trees is chosen on it)")
+    if on_inf not in ("missing", "raise"):
+        raise ValueError(f"on_inf must be 'missing' or 'raise', got '{on_inf}'")
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     scaling = scaling if isinstance(scaling, ScoreScaling) else ScoreScaling.from_dict(scaling)
@@ -248,11 +323,9 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
             raise KeyError(f"column '{col}' not in frame")
     ids = [c for c in id_columns if c in frame.columns]
 
-    labelled = frame[frame[target].notna()].reset_index(drop=True)
+    y_all = coerce_target(frame[target], target, bad_value)
+    labelled = frame.assign(**{target: y_all})[y_all.notna().to_numpy()].reset_index(drop=True)
     n_unlabelled = len(frame) - len(labelled)
-    yvals = pd.unique(labelled[target])
-    if not set(pd.Series(yvals).astype(float)) <= {0.0, 1.0}:
-        raise ValueError(f"target '{target}' must be 0/1 (1 = bad); found {sorted(map(str, yvals))[:5]}")
 
     if features is None:
         reserved = {target, *(c for c in [time_column, oracle_column] if c), *ids, *exclude}
@@ -264,9 +337,10 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
             raise KeyError(f"features not in frame: {absent[:10]}")
     if not feats:
         raise ValueError("no candidate features")
+    labelled, inf_counts = replace_infinite(labelled, feats, on_inf)
 
     t0 = time.perf_counter()
-    tr, va, oo, info = split_frame(labelled, target, time_column, split_cfg)
+    tr, va, oo, info = split_frame(labelled, target, time_column, split_cfg, holdout=validation == "holdout")
     timings["split"] = time.perf_counter() - t0
     train_df, valid_df, oot_df = labelled.iloc[tr], labelled.iloc[va], labelled.iloc[oo]
     y_tr = train_df[target].to_numpy().astype(int)
@@ -274,8 +348,22 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     y_oo = oot_df[target].to_numpy().astype(int)
     if y_tr.sum() == 0 or y_tr.sum() == len(y_tr):
         raise ValueError("the training sample has a single class")
+    from models.gbm import check_enough_data
+
+    check_enough_data(y_tr, what="the in-time training rows")
+    if cv_folds is None:
+        cv_folds = 3 if len(y_tr) > LARGE_CV_ROWS else 5
+
+    p = dict(params or {})
+    sc_trend = p.get("monotonic_trend", "auto")
+    sc_binning = {**DEFAULT_BINNING, **dict(p.get("binning_params") or {})}
+    specials: dict[str, list] = {}
+    if model_type == "scorecard":
+        num_feats = [f for f in feats if not is_categorical(train_df[f])]
+        specials = detect_special_codes(train_df, num_feats) if special_codes == "auto" else dict(special_codes or {})
 
     selection = None
+    reuse_splits = False
     if select is not False and select is not None:
         if select is True:
             cfg = default_selection(model_type)
@@ -283,6 +371,10 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
             cfg = select
         else:
             cfg = default_selection(model_type).replace(**dict(select))
+        if model_type == "scorecard" and not isinstance(select, SelectionConfig) and not isinstance(sc_trend, Mapping):
+            # the selection bins exactly as the scorecard will: its bins are reused, each feature optimised once
+            cfg = cfg.replace(binning_params={**sc_binning, "monotonic_trend": sc_trend}, special_codes=specials)
+            reuse_splits = True
         cfg = cfg.replace(n_jobs=n_jobs, seed=seed)
         t0 = time.perf_counter()
         selection = select_features(train_df, target, feats, oot_frame=oot_df if info.get("oot_kind") == "out_of_time" else None,
@@ -293,43 +385,70 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
             raise ValueError("feature selection dropped every feature: see result of select_features(...).dropped")
 
     t0 = time.perf_counter()
-    p = dict(params or {})
+    cv_metrics: dict[str, Any] = {}
     if model_type == "lightgbm":
-        from models.gbm import train_gbm
+        from models.gbm import train_gbm, train_gbm_cv
 
         nbr = p.pop("num_boost_round", None)
         esr = p.pop("early_stopping_rounds", None)
         kwargs = {k: v for k, v in (("num_boost_round", nbr), ("early_stopping_rounds", esr)) if v is not None}
         p.setdefault("num_threads", n_jobs)
-        model = train_gbm(train_df[feats], y_tr, valid_df[feats], y_va, params=p, seed=seed, **kwargs)
+        if validation == "cv":
+            model = train_gbm_cv(train_df[feats], y_tr, n_folds=cv_folds, grid=grid, params=p, seed=seed, **kwargs)
+            cv_metrics = {"auc_cv": model.evals["cv_auc_mean"], "auc_cv_std": model.evals["cv_auc_std"],
+                          "cv_folds": model.evals["cv_folds"], "cv_chosen": model.evals["chosen"]}
+        else:
+            model = train_gbm(train_df[feats], y_tr, valid_df[feats], y_va, params=p, seed=seed, **kwargs)
         used_params = {**model.params, **kwargs}
     else:
         from models.scorecard import train_scorecard
 
-        model = train_scorecard(train_df[feats], y_tr, scaling=scaling, **p)
-        used_params = {"C": p.get("C", 1.0), "monotonic_trend": p.get("monotonic_trend", "auto_asc_desc"),
-                       "binning_params": p.get("binning_params"), "dropped_wrong_sign": model.dropped_wrong_sign}
-    timings["fit"] = time.perf_counter() - t0
+        sc_opts = {k: v for k, v in p.items() if k not in ("monotonic_trend", "binning_params")}
+        splits = selection.binning_splits if (selection is not None and reuse_splits) else None
+        fit = lambda X, y, splits=splits: train_scorecard(X, y, scaling=scaling, monotonic_trend=sc_trend,  # noqa: E731
+                                                          binning_params=sc_binning, special_codes=specials,
+                                                          binning_splits=splits, **sc_opts)
+        model = fit(train_df[feats], y_tr)
+        timings["fit"] = time.perf_counter() - t0
+        if validation == "cv":
+            from models.gbm import stratified_folds
+            from models.scorecard import cross_validated_auc
+
+            t1 = time.perf_counter()
+            aucs = cross_validated_auc(model, train_df, y_tr, stratified_folds(y_tr, cv_folds, seed), C=p.get("C", 1.0))
+            cv_metrics = {"auc_cv": float(np.mean(aucs)), "auc_cv_std": float(np.std(aucs)), "cv_folds": len(aucs)}
+            timings["cv"] = time.perf_counter() - t1
+        used_params = {"C": p.get("C", 1.0), "monotonic_trend": sc_trend, "binning_params": sc_binning,
+                       "special_codes": model.special_codes, "dropped_wrong_sign": model.dropped_wrong_sign}
+    timings.setdefault("fit", time.perf_counter() - t0)
     feats = list(model.features)
 
     t0 = time.perf_counter()
-    p_tr, p_va, p_oo = model.predict_proba(train_df), model.predict_proba(valid_df), model.predict_proba(oot_df)
+    p_tr, p_oo = model.predict_proba(train_df), model.predict_proba(oot_df)
+    p_va = model.predict_proba(valid_df) if len(valid_df) else np.zeros(0)
     oracle = oot_df[oracle_column].to_numpy(dtype=float) if oracle_column else None
-    m_tr, m_va = M.summary(y_tr, p_tr), M.summary(y_va, p_va)
+    m_tr = M.summary(y_tr, p_tr)
+    m_va = M.summary(y_va, p_va) if len(y_va) else {"n": 0, "bad_rate": None, "auc": None, "gini": None, "ks": None}
+    if cv_metrics:   # the validation figure is the cross-validated one
+        m_va = {**m_va, "auc": cv_metrics["auc_cv"], "gini": 2 * cv_metrics["auc_cv"] - 1}
     m_oo = M.summary(y_oo, p_oo, oracle_prob=oracle)
     metrics: dict[str, Any] = {
         "n_features": len(feats), "n_candidates": len(selection.stats) if selection else len(feats),
         "n_train": m_tr["n"], "n_valid": m_va["n"], "n_oot": m_oo["n"], "n_unlabelled_dropped": n_unlabelled,
+        "validation": f"cv{cv_metrics['cv_folds']}" if cv_metrics else validation,
         "bad_rate_train": m_tr["bad_rate"], "bad_rate_valid": m_va["bad_rate"], "bad_rate_oot": m_oo["bad_rate"],
         "auc_train": m_tr["auc"], "auc_valid": m_va["auc"], "auc_oot": m_oo["auc"],
         "gini_train": m_tr["gini"], "gini_valid": m_va["gini"], "gini_oot": m_oo["gini"],
-        "ks_train": m_tr["ks"], "ks_valid": m_va["ks"], "ks_oot": m_oo["ks"],
+        "ks_train": m_tr["ks"], "ks_valid": m_va.get("ks"), "ks_oot": m_oo["ks"],
         "brier_oot": m_oo.get("brier"), "oracle_auc": m_oo.get("oracle_auc"),
         "psi_score_train_oot": M.psi(p_tr, p_oo),
         "mean_score_oot": float(np.mean(probability_to_points(p_oo, scaling))) if len(p_oo) else None,
+        "inf_replaced": inf_counts, "n_inf_replaced": int(sum(inf_counts.values())),
+        **{k: v for k, v in cv_metrics.items() if k != "cv_folds"},
     }
     if oracle_column:
-        metrics["oracle_auc_valid"] = M.summary(y_va, p_va, valid_df[oracle_column].to_numpy(dtype=float)).get("oracle_auc")
+        metrics["oracle_auc_valid"] = (M.summary(y_va, p_va, valid_df[oracle_column].to_numpy(dtype=float)).get("oracle_auc")
+                                       if len(y_va) else None)
         metrics["auc_gap_to_oracle"] = (metrics["oracle_auc"] - metrics["auc_oot"]) if metrics["oracle_auc"] is not None else None
     metrics["psi_score_status"] = M.psi_status(metrics["psi_score_train_oot"])
     deciles = M.decile_table(y_oo, p_oo) if len(y_oo) else pd.DataFrame()
@@ -347,8 +466,8 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     oot_pred = pd.DataFrame({"y": y_oo, "probability": p_oo})
     if oracle is not None:
         oot_pred["oracle"] = oracle
-    split_info = {**info, "valid_fraction": split_cfg.valid_fraction, "seed": split_cfg.seed,
-                  "oot_fraction": split_cfg.oot_fraction}
+    split_info = {**info, "validation": metrics["validation"], "valid_fraction": split_cfg.valid_fraction if validation == "holdout" else 0.0,
+                  "seed": split_cfg.seed, "oot_fraction": split_cfg.oot_fraction}
     result = TrainResult(model=model, model_type=model_type, label=label, target=target, time_column=time_column,
                          features=feats, metrics=metrics, deciles=deciles, calibration=calibration, split=split_info,
                          scaling=scaling, selection=selection, fingerprints=fingerprints,

@@ -5,7 +5,7 @@ import dagster as dg
 
 from lake.layout import LakeLayout
 from lake.contracts import load_contracts
-from orchestration.ingest.pipeline import ingested_files
+from orchestration.ingest.pipeline import file_identity, ingest_log, landed_entries
 from orchestration.resources import LakeResource
 
 ingest_job = dg.define_asset_job(
@@ -30,19 +30,39 @@ daily_analytics_schedule = dg.ScheduleDefinition(
 
 
 def pending_files(lake: LakeLayout) -> dict[str, list[str]]:
-    """Landing files per table that no committed ingest batch has taken yet (by path; content changes
-    are caught by the ingest itself through the SHA-256)."""
+    """Landing entries per table that no committed ingest batch has taken yet: new names, and known names
+    whose content changed (a re-delivery, which the ingest reports as a conflict). Any name counts, so a
+    `.CSV` or a stray `.txt` is seen (and logged as unrecognised by the ingest) instead of lying unnoticed.
+    Size and modification time spare hashing unchanged files on every tick."""
     pending = {}
     for table, contract in load_contracts().items():
-        folder = contract.landing_dir(lake.landing)
-        if not folder.exists():
+        entries = landed_entries(lake, contract)
+        if not entries:
             continue
-        done = {path for path, _ in ingested_files(lake, table)}
-        new = sorted(p.relative_to(lake.landing).as_posix() for p in folder.rglob(f"*{contract.extension}"))
-        new = [p for p in new if p not in done]
+        logged = {}
+        for r in ingest_log(lake, table):
+            logged.setdefault(r["file"], []).append(r)
+        new = []
+        for path in entries:
+            rel = path.relative_to(lake.landing).as_posix()
+            seen = logged.get(rel)
+            if seen and path.is_file() and not path.is_symlink():
+                stat = path.stat()
+                if any(r.get("size_bytes") == stat.st_size and r.get("mtime_ns") == stat.st_mtime_ns for r in seen):
+                    continue
+            if seen and any(r["sha256"] == _identity(path) for r in seen):
+                continue
+            new.append(rel)
         if new:
             pending[table] = new
     return pending
+
+
+def _identity(path) -> str:
+    try:
+        return file_identity(path)
+    except OSError as exc:
+        return f"unreadable:{type(exc).__name__}"
 
 
 @dg.sensor(job=ingest_job, minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.STOPPED)
@@ -51,7 +71,10 @@ def landing_sensor(context: dg.SensorEvaluationContext, lake: LakeResource):
     pending = pending_files(lake.config())
     if not pending:
         return dg.SkipReason("no new landing files")
-    fingerprint = hashlib.sha256(repr(sorted(pending.items())).encode()).hexdigest()[:16]
+    # Names plus content: a changed re-delivery under a known name is a new run key, so the sensor fires.
+    fingerprint = hashlib.sha256(repr(sorted(
+        (t, [(f, _identity(lake.config().landing / f)) for f in files]) for t, files in pending.items()
+    )).encode()).hexdigest()[:16]
     tables = sorted(pending)
     context.log.info(f"new files: {', '.join(f'{t}={len(pending[t])}' for t in tables)}")
     return dg.RunRequest(run_key=fingerprint, asset_selection=[dg.AssetKey(["bronze", t]) for t in tables],

@@ -11,10 +11,10 @@ Register with: ``assets=[..., *export_assets]``, ``schedules=[..., *export_sched
 """
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
+from lake.layout import LakeLayout
 from lake.scores import ScoresContractError
 from exports.exporter import ExportError, check_published, export_partition
 from exports.spec import ExportSpec, SpecError, load_specs
@@ -34,8 +34,8 @@ class ExportStorageResource(dg.ConfigurableResource):
     endpoint_url: str = ""
     local_root: str = ""
 
-    def store(self, lake_root: Path) -> ObjectStore:
-        local = self.local_root or os.environ.get("EXPORT_LOCAL_ROOT") or str(Path(lake_root) / "exports")
+    def store(self, lake: LakeLayout) -> ObjectStore:
+        local = self.local_root or os.environ.get("EXPORT_LOCAL_ROOT") or str(lake.exports)
         return store_from_env(backend=self.backend or None, endpoint_url=self.endpoint_url or None, local_root=local)
 
 
@@ -68,10 +68,10 @@ def export_asset(spec: ExportSpec) -> dg.AssetsDefinition:
     )
     def _export(context: dg.AssetExecutionContext, lake: LakeResource,
                 export_storage: ExportStorageResource) -> dg.MaterializeResult:
-        root = lake.config().root
-        store = export_storage.store(root)
+        layout = lake.config()
+        store = export_storage.store(layout)
         try:
-            result = export_partition(spec, context.partition_key, store, lake_root=root, log=context.log.info)
+            result = export_partition(spec, context.partition_key, store, lake_root=layout.root, log=context.log.info)
         except (SpecError, ExportError, ScoresContractError) as exc:
             # wrong spec or missing/bad scores: retrying cannot help (storage/network errors are retried)
             raise dg.Failure(description=str(exc), allow_retries=False) from exc

@@ -13,11 +13,11 @@ Register with: ``assets=[..., *feature_assets]``, ``asset_checks=[..., *feature_
 """
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from features.catalog import KEY_COLUMNS, catalog
 from features.generate import diff
 from features.stats import compute_feature_stats, write_stats
+from lake.storage import parquet_metadata
 from orchestration.resources import LakeResource
 
 FEATURES_GROUP = "features"
@@ -39,9 +39,9 @@ MART_KEYS = [dg.AssetKey([FEATURES_GROUP, t]) for t in ["feat_spine", *catalog()
                  "first and the last 3 observation months. Writes <LAKE_ROOT>/features/_stats/."),
 )
 def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    root = lake.config().root
-    stats, summary, labels = compute_feature_stats(root, log=context.log.info)
-    paths = write_stats(root, stats, summary, labels)
+    layout = lake.config()
+    stats, summary, labels = compute_feature_stats(layout, log=context.log.info)
+    paths = write_stats(layout, stats, summary, labels)
     rows = stats.to_pylist()
     top = sorted((r for r in rows if r.get("iv") is not None), key=lambda r: -r["iv"])[:15]
     shifted = sum(1 for r in rows if r.get("psi_class") == "shift")
@@ -61,17 +61,17 @@ def feature_stats(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
                                               "(and the committed dbt SQL is what the catalog generates).")
 def mart_matches_catalog(lake: LakeResource) -> dg.AssetCheckResult:
     cat = catalog()
-    fdir = lake.config().root / "features"
+    layout = lake.config()
     problems: dict[str, object] = {}
     stale = diff(cat)
     if stale:
         problems["stale_generated_files"] = stale
     for table, feats in cat.by_table().items():
-        path = fdir / f"{table}.parquet"
+        path = layout.feature_table(table)
         if not path.exists():
             problems[table] = "missing"
             continue
-        names = pq.read_schema(path).names
+        names = parquet_metadata(path).schema.names
         expected = [*KEY_COLUMNS, *(f.name for f in feats)]
         if names != expected:
             problems[table] = {"missing": sorted(set(expected) - set(names))[:20],

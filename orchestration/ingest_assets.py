@@ -4,7 +4,8 @@ import dagster as dg
 
 from orchestration.config import tokenisation_key
 from lake.contracts import Contract, load_contracts
-from orchestration.ingest.pipeline import ingest_table
+from lake.pii import redact
+from orchestration.ingest.pipeline import IngestBusy, ingest_table
 from orchestration.resources import LakeResource
 
 
@@ -26,13 +27,22 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
         kinds={"parquet"},
         description=f"Contract-validated, typed, PII-tokenised {contract.table}. {contract.description}",
         retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+        # One ingest per table at a time: the lake lock in ingest_table enforces it for any caller; the pool
+        # lets a Dagster instance queue the second run instead of holding a worker while it waits.
+        pool=f"ingest_{contract.table}",
     )
     def _ingest(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        result = ingest_table(contract, lake.config(), tokenisation_key(), progress=context.log.info)
-        rejected = [f.file for f in result.files if f.status == "rejected"]
-        for f in result.files:
-            if f.status == "rejected":
-                context.log.error(f"{f.file}: {'; '.join(f.notes)}")
+        try:
+            result = ingest_table(contract, lake.config(), tokenisation_key(), progress=context.log.info)
+        except IngestBusy as exc:
+            raise dg.Failure(str(exc)) from None
+        except Exception as exc:  # an unforeseen failure: its text may quote data, so it leaves redacted
+            raise dg.Failure(f"{contract.table}: ingest failed ({type(exc).__name__}: {redact(str(exc))})") from None
+        problems = {status: {f.file: "; ".join(f.notes) for f in result.by_status(status)}
+                    for status in ("rejected", "conflict", "unrecognised")}
+        for status, files in problems.items():
+            for file, why in files.items():
+                (context.log.warning if status == "unrecognised" else context.log.error)(f"{file} {status}: {why}")
         if not result.conserved:  # cannot happen unless the ingest code is wrong; never hide it
             raise dg.Failure(f"{contract.table}: landed rows != bronze + quarantined rows in batch {result.batch_id}")
         return dg.MaterializeResult(metadata={
@@ -43,7 +53,9 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
             "bronze_rows": result.bronze,
             "quarantined_rows": result.quarantined,
             "conserved": result.conserved,
-            "rejected_files": dg.MetadataValue.json(rejected),
+            "rejected_files": dg.MetadataValue.json(problems["rejected"]),
+            "conflicting_files": dg.MetadataValue.json(problems["conflict"]),
+            "unrecognised_files": dg.MetadataValue.json(problems["unrecognised"]),
             "file_notes": dg.MetadataValue.json({f.file: f.notes for f in result.files if f.notes}),
         })
 

@@ -9,8 +9,9 @@ import pandas as pd
 from features.catalog import catalog
 from lake.layout import LakeLayout
 from models.batch import score_business_date
-from models.lake_inputs import ModelDataError, model_specs
+from models.lake_inputs import ModelDataError, lake_registry, model_specs
 from models.lake_training import train_label
+from models.monitoring import backfill
 from orchestration.partitions import BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY
 from orchestration.resources import LakeResource
 
@@ -26,8 +27,9 @@ def model_asset(label: str) -> dg.AssetsDefinition:
         deps=[LABELS_KEY, *FEATURE_KEYS],
         group_name="models",
         kinds={"lightgbm", "python"},
-        description=f"{spec['description']} Trains LightGBM (champion candidate) and a WoE scorecard baseline on "
-                    f"an in-time window, judges both out-of-time, and registers new versions (never overwriting).",
+        description=f"{spec['description']} Trains LightGBM and a WoE scorecard on an in-time window, judges both "
+                    f"out-of-time against the true oracle, registers new versions (never overwriting) and makes the "
+                    f"better by validation AUC the champion candidate (auto-promoted or waiting for an approval).",
         pool="lakehouse_models",  # training holds thousands of columns in memory: one at a time on 2 cores
     )
     def _train(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
@@ -35,9 +37,10 @@ def model_asset(label: str) -> dg.AssetsDefinition:
             summary = train_label(lake.config(), label, log=context.log.info)
         except ModelDataError as err:
             raise dg.Failure(str(err)) from err
-        champ = summary[model_specs()["defaults"]["champion_model_type"]]
+        champ = summary[summary["best"]]
         return dg.MaterializeResult(metadata={
-            "champion": summary["champion"] or "none",
+            "champion": summary["champion"] or "none", "best_model_type": summary["best"],
+            "promotion": summary["promotion"]["reason"],
             "auc_oot": champ["auc_oot"], "ks_oot": champ["ks_oot"], "gini_oot": champ["gini_oot"],
             "oracle_auc": champ["oracle_auc"],
             "summary": dg.MetadataValue.json(summary),
@@ -46,7 +49,34 @@ def model_asset(label: str) -> dg.AssetsDefinition:
     return _train
 
 
+def monitoring_asset(label: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["monitoring", label],
+        deps=[dg.AssetKey(["models", label])],
+        group_name="models",
+        kinds={"parquet", "python"},
+        description=f"Backfill of {label}: the champion scores past observation months; realised vs expected bad "
+                    "rate by grade, AUC / KS / score PSI by month, feature CSI against the training window, and the "
+                    "version's model card (models.monitoring).",
+        pool="lakehouse_models",
+    )
+    def _monitor(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        layout = lake.config()
+        if lake_registry(layout).champion(label) is None:
+            context.log.warning(f"{label}: no champion (waiting for an approval?); nothing to monitor")
+            return dg.MaterializeResult(metadata={"champion": "none"})
+        try:
+            out = backfill(layout, label, log=context.log.info)
+        except ModelDataError as err:
+            raise dg.Failure(str(err)) from err
+        return dg.MaterializeResult(metadata={"version": out["version"], "rows": out["rows"], "months": out["months"],
+                                              "model_card": dg.MetadataValue.path(out["model_card"])})
+
+    return _monitor
+
+
 model_assets = [model_asset(label) for label in model_specs()["labels"]]
+model_assets += [monitoring_asset(label) for label in model_specs()["labels"]]
 
 
 @dg.asset(
@@ -57,7 +87,7 @@ model_assets = [model_asset(label) for label in model_specs()["labels"]]
     kinds={"parquet"},
     description="Scores of every customer's latest observation with each label's champion: probability, points, "
                 "grade, top-3 reasons (LightGBM SHAP), decision and recommended limit from the strategy YAML. "
-                "Written to <lake>/scores/business_date=D/scores.parquet in the scores contract (lake/scores.py).",
+                "Written to LakeLayout.scores_file(D) in the scores contract (lake/scores.py).",
 )
 def batch_scores(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     try:

@@ -4,22 +4,25 @@ import re
 
 import dagster as dg
 import pandas as pd
-import pyarrow.parquet as pq
 
-from lake.layout import REPO_ROOT, LakeLayout
+from features.docs import DICTIONARY_CSV
+from lake.layout import LakeLayout
 from lake.contracts import Contract, load_contracts
+from lake.storage import parquet_metadata, read_parquet
 from orchestration.quality import contract_expectations, load_suite_file, validate
 from orchestration.resources import LakeResource
 
 
 def latest_batch(lake: LakeLayout, table: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The ingest-log rows and bronze rows of the table's most recent committed batch."""
-    logs = sorted((lake.meta / "ingest_log" / table).glob("batch_*.parquet"))
+    """The ingest-log rows of the table's most recent committed batch (the delivery being judged) and every
+    bronze row (the contract suite covers all of bronze, so a bad row can never hide in an older batch)."""
+    logs = sorted(lake.ingest_log_dir(table).glob("batch_*.parquet"), key=str)
     if not logs:
         return None
-    log = pq.read_table(logs[-1]).to_pandas()
+    log = read_parquet(logs[-1]).to_pandas()
     log["quarantined_share"] = (log["quarantined_rows"] / log["landed_rows"].where(log["landed_rows"] > 0)).fillna(0.0)
-    bronze = pq.read_table(lake.bronze / table / logs[-1].name).to_pandas()
+    batches = sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str)
+    bronze = pd.concat([read_parquet(b).to_pandas() for b in batches], ignore_index=True) if batches else pd.DataFrame()
     return log, bronze
 
 
@@ -31,7 +34,7 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
         name="great_expectations",
         blocking=True,
         description=f"Contract suite ({len(contract_expectations(contract)) + len(extra)} expectations) on the "
-                    f"latest bronze batch and delivery suite on its files (orchestration/expectations/bronze.yaml).",
+                    f"whole bronze table and delivery suite on the latest batch's files (orchestration/expectations/bronze.yaml).",
     )
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         cfg = lake.config()
@@ -39,7 +42,7 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
         if batch is None:
             return dg.AssetCheckResult(passed=True, metadata={"note": "no batch ingested yet"})
         log, bronze = batch
-        reports = cfg.meta / "ge_results" / "bronze" / contract.table
+        reports = cfg.ge_results_dir("bronze") / contract.table
         outcomes = [
             validate(f"bronze_{contract.table}", bronze, contract_expectations(contract) + extra, reports),
             validate(f"delivery_{contract.table}", log, suites["delivery"], reports),
@@ -69,16 +72,16 @@ def layer_check(spec: dict) -> dg.AssetChecksDefinition:
     name = "_".join(spec["asset"])
 
     @dg.asset_check(asset=key, name="great_expectations", blocking=True,
-                    description=f"{len(spec['expectations'])} expectations on {spec['path']} "
+                    description=f"{len(spec['expectations'])} expectations on {spec['dataset']} "
                                 f"(orchestration/expectations/layers.yaml)")
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         cfg = lake.config()
-        frame = pq.read_table(cfg.root / spec["path"]).to_pandas()
+        frame = read_parquet(cfg.dataset(spec["dataset"])).to_pandas()
         expectations = list(spec["expectations"])
         if "row_count_equals" in spec:
-            expected = pq.read_metadata(cfg.root / spec["row_count_equals"]).num_rows
+            expected = parquet_metadata(cfg.dataset(spec["row_count_equals"])).num_rows
             expectations.append({"type": "expect_table_row_count_to_equal", "value": expected})
-        outcome = validate(name, frame, expectations, cfg.meta / "ge_results" / name)
+        outcome = validate(name, frame, expectations, cfg.ge_results_dir(name))
         (context.log.info if outcome.success else context.log.error)(outcome.summary())
         return dg.AssetCheckResult(
             passed=outcome.success, severity=dg.AssetCheckSeverity.ERROR, description=outcome.summary(),
@@ -98,16 +101,16 @@ def scores_check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> 
 
     cfg, suite = lake.config(), load_suite_file("scores")
     date = context.run.tags.get("dagster/partition")
-    path = scores_path(date, cfg.root)
-    if date is None or not path.exists():
+    path = scores_path(date, cfg.root) if date is not None else None
+    if path is None or not path.exists():
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"no scores file for business date {date!r} at {path}")
-    frame = pq.read_table(path).to_pandas()
-    outcome = validate(f"scores_{date}", frame, suite["expectations"], cfg.meta / "ge_results" / "scores")
-    earlier = sorted(p for p in path.parent.parent.glob("business_date=*/scores.parquet") if p.parent.name < path.parent.name)
+    frame = read_parquet(path).to_pandas()
+    outcome = validate(f"scores_{date}", frame, suite["expectations"], cfg.ge_results_dir("scores"))
+    earlier = [p for p in cfg.scores_files() if p.parent.name < path.parent.name]
     shifts = {}
     if earlier:
-        previous = pq.read_table(earlier[-1], columns=["label", "score"]).to_pandas()
+        previous = read_parquet(earlier[-1], columns=["label", "score"]).to_pandas()
         for label, group in frame.groupby("label"):
             before = previous.loc[previous["label"] == label, "score"]
             if len(before) and len(group):
@@ -132,7 +135,7 @@ def _feature_tables() -> list[str]:
 
 def feature_profile(path, dictionary: pd.DataFrame) -> pd.DataFrame:
     """One row per feature column: rows, nulls, min, max from the Parquet footer (no data scan)."""
-    meta = pq.read_metadata(path)
+    meta = parquet_metadata(path)
     rows = []
     for i in range(meta.num_columns):
         stats = [meta.row_group(g).column(i).statistics for g in range(meta.num_row_groups)]
@@ -156,9 +159,8 @@ def feature_table_check(table: str) -> dg.AssetChecksDefinition:
                                 "cap on all-null features (orchestration/expectations/layers.yaml).")
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         cfg, spec = lake.config(), load_suite_file("layers")["feature_profile"]
-        dictionary = pd.read_csv(REPO_ROOT / "features" / "docs" / "feature_dictionary.csv",
-                                 usecols=["name", "aggregation"])
-        profile = feature_profile(cfg.root / "features" / f"{table}.parquet", dictionary)
+        dictionary = pd.read_csv(DICTIONARY_CSV, usecols=["name", "aggregation"])
+        profile = feature_profile(cfg.feature_table(table), dictionary)
         ranges = []
         for aggregation, (low, high) in spec["ranges"].items():
             name = re.sub(r"[^a-z]+", "_", aggregation).strip("_")
@@ -168,7 +170,7 @@ def feature_table_check(table: str) -> dg.AssetChecksDefinition:
                 ranges.append({"type": "expect_column_values_to_be_between", "column": f"min_{name}", "min_value": low})
             if high is not None:
                 ranges.append({"type": "expect_column_values_to_be_between", "column": f"max_{name}", "max_value": high})
-        reports = cfg.meta / "ge_results" / "features" / table
+        reports = cfg.ge_results_dir("features") / table
         # Out-of-range values are wrong (ERROR, blocks models); many all-null features on a young or small
         # lake are a warning, not an error.
         in_range = validate(f"features_{table}_ranges", profile, ranges, reports)

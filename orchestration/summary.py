@@ -5,6 +5,7 @@ import json
 
 import duckdb
 
+from lake import storage
 from lake.layout import LakeLayout
 
 LAYER_ORDER = ["bronze", "quarantine", "staging", "marts", "features", "models", "scores", "exports", "ops"]
@@ -33,23 +34,25 @@ def quarantine_reasons(con: duckdb.DuckDBPyConnection, tables: list[str]) -> lis
 
 
 def print_models_and_exports(lake: LakeLayout) -> None:
-    registry = lake.registry
-    champions = sorted(registry.glob("*/champion.json")) if registry.exists() else []
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(lake.registry)
+    champions = [(label, registry.champion(label)) for label in registry.labels()]
+    champions = [(label, version) for label, version in champions if version]
     if champions:
         print("\nchampion models (out-of-time):")
-        for path in champions:
-            version = json.loads(path.read_text())["version"]
-            m = json.loads((path.parent / version / "metrics.json").read_text())
+        for label, version in champions:
+            m = registry.metrics(label, version)
             oracle = m.get("oracle_auc")
             print(f"  {m['label']:<8} {version} {m['model_type']:<9} AUC {m['auc_oot']:.3f}  KS {m['ks_oot']:.3f}  "
                   f"Gini {m['gini_oot']:.3f}  oracle AUC {'n/a' if oracle is None else format(oracle, '.3f')}")
-    manifests = sorted(lake.exports.rglob("manifest.json")) if lake.exports.exists() else []
+    manifests = sorted(lake.exports.rglob("manifest.json"), key=str) if lake.exports.exists() else []
     if manifests:
         print("\npartner exports:")
         for path in manifests:
             m = json.loads(path.read_text())
             print(f"  {m['partner_id']:<6} {m['business_date']}  {m['row_count']:>7,} rows in {len(m['files'])} file(s)  "
-                  f"{path.parent.relative_to(lake.root)}")
+                  f"{str(path.parent)[len(str(lake.root)) + 1:]}")
 
 
 def main() -> None:
@@ -57,7 +60,8 @@ def main() -> None:
     if not lake.database.exists():
         raise SystemExit(f"No lakehouse at {lake.database}: run `make demo` (or `make materialize`) first.")
     landing_files = [p for p in lake.landing.rglob("*") if p.is_file()] if lake.landing.exists() else []
-    con = duckdb.connect(str(lake.database), read_only=True)
+    # (on S3 a listing; sizes come with it)
+    con = storage.connect(lake.root, lake.database, read_only=True)
     counts = layer_counts(con)
     print("\n=== Risk lakehouse summary ===")
     print(f"landing : {len(landing_files)} files, {sum(p.stat().st_size for p in landing_files) / 1e6:.1f} MB in {lake.landing}")

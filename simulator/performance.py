@@ -176,8 +176,8 @@ def payments(p, L, S) -> tuple[dict, dict]:
     pa_ = np.flatnonzero(L["partial"])
     rowk = S["start"][pa_] + L["k"][pa_] - 1
     part_c = np.maximum(np.round(S["due_c"][rowk] * rng.uniform(0.1, 0.6, len(pa_))), 1).astype(np.int64)
-    parts.append((pa_, (L["due_k_day"][pa_] + rng.integers(5, 61, len(pa_))) * DAY + _daytime(rng, len(pa_)),
-                  part_c, np.where(lrng[1, pa_] < 0.5, 3, 1)))
+    t_partial = (L["due_k_day"][pa_] + rng.integers(5, 61, len(pa_))) * DAY + _daytime(rng, len(pa_))
+    parts.append((pa_, t_partial, part_c, np.where(lrng[1, pa_] < 0.5, 3, 1)))
     # charge-off recovery long after default
     rc = np.flatnonzero(L["recovery"])
     rowk = S["start"][rc] + L["k"][rc] - 1
@@ -202,6 +202,13 @@ def payments(p, L, S) -> tuple[dict, dict]:
         length=np.concatenate([delay[late], ep_len_default]),
         cured=np.concatenate([np.ones(late.sum(), bool), L["cured"][dl]]),
     )
+    # for the truth oracle (simulator/oracle.py): which schedule rows were paid late, and when a
+    # prepaid loan was settled; no random draw depends on these
+    episodes["late_row"] = np.flatnonzero(late)
+    episodes["prepay_t"] = np.full(nl, np.iinfo(np.int64).max // 2)
+    episodes["prepay_t"][pj] = t_pre
+    episodes["partial_t"] = np.full(nl, np.iinfo(np.int64).max // 2)
+    episodes["partial_t"][pa_] = t_partial
     return pays, episodes
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import bureau, commerce, flows, lending, people, performance
+from . import bureau, commerce, flows, lending, oracle, people, performance
 from .contracts import load_contracts
 from .fmt import DAY, prefixed_ids
 from .writer import write_table
@@ -120,15 +120,19 @@ def generate_world(landing_dir, truth_dir, customers: int = 20_000, months: int 
     plan = lending.plan_limits(p, lines, cand)
     L = lending.price_loans(p, c, lines, plan, cand)
     fate = performance.simulate_fate(p, L)
+    L_planned = L  # every planned drawdown (before the freeze cut): latent state for the B-card oracle
     L, cut, trigger = performance.apply_freeze_cut(p, lines, L, fate)
     emit("drawdowns", lending.drawdowns_table(p, c, lines, L))
     S = performance.schedule(L)
     emit("repayment_schedule", performance.schedule_table(L, S))
     pays, episodes = performance.payments(p, L, S)
     emit("repayments", performance.repayments_table(L, pays))
-    emit("collection_actions", performance.collections_table(performance.collections(p, L, episodes)))
+    actions = performance.collections(p, L, episodes)
+    emit("collection_actions", performance.collections_table(actions))
     emit("limit_events", performance.limit_events_table(performance.limit_events(p, lines, plan, L, cut, trigger)))
-    del S, pays, episodes
+    oracles = {"application_oracle": oracle.application_oracle(p, c, apps, lines, L),
+               "month_end_oracle": oracle.month_end_oracle(p, c, lines, L, S, episodes, actions, L_planned, cut)}
+    del S, pays, episodes, actions, L_planned
 
     post = bureau.post_blacklist(p, c, L)
     emit("blacklist", bureau.blacklist_table(p, c, pre, post))
@@ -141,6 +145,9 @@ def generate_world(landing_dir, truth_dir, customers: int = 20_000, months: int 
     emit("credit_reports", bureau.credit_reports_table(p, c, b, apps))
 
     stats = _write_truth(p, truth, c, L, diverted)
+    for name, table in oracles.items():  # true label probabilities (simulator/oracle.py), evaluation only
+        pq.write_table(table, truth / f"{name}.parquet")
+        stats["truth"][f"{name}_rows"] = table.num_rows
     elapsed = time.perf_counter() - t0
     summary.update(stats)
     summary["files"] = sum(t["files"] for t in summary["tables"].values())

@@ -18,9 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock
 
+from lake import storage
 from lake.layout import LakeLayout
 from lake.contracts import load_contracts
-from orchestration.dbt_assets import DBT_DIR, DBT_EXECUTABLE
+from orchestration import dbt_cli
 from orchestration.ingest.pipeline import ingest_table
 
 KEY = "test-key"
@@ -58,19 +59,12 @@ def ingest_all(lake: LakeLayout) -> dict[str, object]:
 
 
 def run_dbt(lake: LakeLayout, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run dbt against this lake with private target/log folders, so tests can run in parallel."""
-    env = {**os.environ, "LAKE_ROOT": str(lake.root), "DO_NOT_TRACK": "1"}
-    work = lake.root / "_dbt"
-    cmd = [DBT_EXECUTABLE, *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-           "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    proc = subprocess.run(cmd, env=env, cwd=DBT_DIR, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
-    return proc
+    """Run dbt against this lake (its own catalog, target and log folders, so tests can run in parallel)."""
+    return dbt_cli.run_dbt(lake, *args, check=check)
 
 
 def query(lake: LakeLayout, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(lake.database), read_only=True)
+    con = storage.connect(lake.root, lake.database, read_only=True)
     try:
         return con.execute(sql).fetchall()
     finally:

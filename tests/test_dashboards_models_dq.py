@@ -57,7 +57,22 @@ def lake(tmp_path_factory) -> Path:
     reg = root / "models" / "registry"
     _version(reg, "a_card", "v0001", "lightgbm", 0.7512, 321)
     _version(reg, "a_card", "v0002", "scorecard", 0.7011, 12)
-    (reg / "a_card" / "champion.json").write_text(json.dumps({"label": "a_card", "version": "v0001"}))
+    (reg / "a_card" / "champion.json").write_text(json.dumps({
+        "label": "a_card", "version": "v0001", "approval": {"by": "R. Officer", "at": "2026-01-21T09:00:00+00:00",
+                                                             "why": "best in-time CV AUC"}}))
+    (reg / "a_card" / "v0001" / "model_card.md").write_text("# Model card: a_card_lightgbm v0001\n\n## Purpose\n")
+    # -- monitoring tables of the champion, as models.monitoring.backfill writes them
+    mon = root / "models" / "monitoring" / "a_card" / "v0001"
+    mon.mkdir(parents=True)
+    months = pd.to_datetime(["2025-09-01", "2025-10-01", "2025-11-01"])
+    pd.DataFrame({"grade": ["A", "E"], "rows": [300, 100], "bads": [3, 20], "realised_bad_rate": [0.01, 0.2],
+                  "expected_bad_rate": [0.012, 0.18], "mean_score": [640.0, 540.0]}).to_parquet(mon / "grades.parquet")
+    pd.DataFrame({"obs_month": months, "window": ["train", "train", "oot"], "rows": [150, 130, 120],
+                  "matured": [150, 130, 120], "bad_rate": [0.05, 0.06, 0.07], "expected_bad_rate": [0.05, 0.055, 0.06],
+                  "auc": [0.74, 0.75, 0.72], "ks": [0.4, 0.41, 0.38], "score_psi": [0.01, 0.02, 0.08]}
+                 ).to_parquet(mon / "vintages.parquet")
+    pd.DataFrame({"feature": ["f1"] * 3 + ["f2"] * 3, "obs_month": list(months) * 2,
+                  "csi": [0.0, 0.01, 0.03, 0.0, 0.02, 0.3]}).to_parquet(mon / "csi.parquet")
     # -- scores on one business date, joinable to matured labels of the same month
     d = root / "scores" / "business_date=2026-01-15"
     d.mkdir(parents=True)
@@ -130,7 +145,8 @@ def test_models_page(lake, monkeypatch):
     at = run("models", lake, monkeypatch)
     assert at.title[0].value == "Models"
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["AUC (OOT)"] == "0.751" and metrics["Oracle AUC"] == "0.877"
+    assert metrics["Model AUC (OOT)"] == "0.751" and metrics["True oracle AUC (OOT)"] == "0.877"
+    assert [m.label for m in at.metric][:2] == ["True oracle AUC (OOT)", "Model AUC (OOT)"]  # the oracle first
     assert metrics["Gini (OOT)"] == "0.502" and metrics["KS (OOT)"] == "0.432"
     assert metrics["PSI train→OOT"] == "0.012" and metrics["Features"] == "321"
     assert metrics["Rows train / OOT"] == "4,000 / 2,000"
@@ -144,7 +160,11 @@ def test_models_page(lake, monkeypatch):
     assert realised["matured"].sum() == 10
     assert realised.set_index("grade").loc["E", "bad_rate"] == pytest.approx(0.5)
     assert realised.set_index("grade").loc["A", "bad_rate"] == 0
-    assert len(at.get("vega_lite_chart")) >= 3
+    assert len(at.get("vega_lite_chart")) >= 6  # + AUC/KS, bad rates, score PSI and CSI of the backfill
+    grades = frame_with(at, "grade", "realised_bad_rate", "expected_bad_rate")
+    assert grades["rows"].sum() == 400
+    assert any("approved by R. Officer" in t.value and "best in-time CV AUC" in t.value for t in at.text)
+    assert any("# Model card: a_card_lightgbm v0001" in c.value for c in at.code)
     # aggregates only: no table on the page lists customers
     assert all("customer_id" not in d.value.columns for d in at.dataframe)
 

@@ -22,6 +22,7 @@ import pytest
 
 from lake.scores import SCORES_COLUMNS, ScoresContractError, conform_scores_table, scores_path, validate_scores_schema
 from exports.exporter import (ExportError, ExportVerificationError, check_published, export_partition, manifest_key,
+                              staging_prefix,
                               partition_prefix, read_export)
 from exports.fake import fake_scores, write_scores
 from exports.spec import SPECS_DIR, SpecError, check_isolation, load_spec, load_specs
@@ -350,14 +351,30 @@ def test_crash_leaves_no_manifest_and_rerun_recovers(scores, specs, s3_client, s
     with pytest.raises(ConnectionError, match="injected crash"):
         export(spec, crash, scores.filter(pc.not_equal(scores["grade"], "A")), workers=1)
     keys = all_keys(s3_client, s3_bucket)
-    assert mkey not in keys                                              # no manifest: partition withdrawn
     if crash_at == "manifest":
+        assert mkey not in keys                                          # no manifest: partition withdrawn
         assert set(crash.puts) <= set(keys) and len(crash.puts) > 1     # all data files were written
     else:
         assert len(crash.puts) == 1                                      # stopped at the failing part
+        # staging failed: the previous partition is untouched and still verifies (no mixed part set)
+        manifest, table = read_export(s3, s3_bucket, mkey)
+        assert table.num_rows == manifest["row_count"] == expected_rows(scores, spec).num_rows
+        assert any(k.startswith(staging_prefix(spec, DAY)) for k in keys)  # the failed run's part: staged only
     result = export(spec, s3, scores)
     _, table, keys = partner_download(s3_client, s3_bucket, spec)        # exactly the new files + manifest
     assert table.num_rows == result.row_count == expected_rows(scores, spec).num_rows
+
+
+def test_s3_errors_are_clear_messages_not_botocore_tracebacks(s3_client, s3_bucket):
+    from exports.storage import StorageError
+
+    s3 = S3Store(s3_client)
+    with pytest.raises(StorageError, match=r"cannot read s3://.*/no/such/key: NoSuchKey: the object does not exist"):
+        s3.get(s3_bucket, "no/such/key")
+    with pytest.raises(StorageError, match=r"cannot write s3://bucket-never-made/k: NoSuchBucket: the bucket does not exist"):
+        s3.put("bucket-never-made", "k", b"x")
+    with pytest.raises(StorageError, match="NoSuchBucket"):
+        s3.list("bucket-never-made", "p/")
 
 
 def test_unknown_model_or_version_writes_nothing(scores, specs, s3_client, s3_bucket):

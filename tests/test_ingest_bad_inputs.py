@@ -189,7 +189,7 @@ def test_unreadable_file_is_named_and_other_files_still_load(lake):
     assert result.bronze == 1
     rejected = [f for f in result.files if f.status == "rejected"]
     assert len(rejected) == 1 and rejected[0].file.endswith("credit_reports_20260902.json")
-    assert any("credit_reports_20260902.json cannot be parsed" in m and "broken JSON document" in m for m in messages)
+    assert any("credit_reports_20260902.json rejected" in m and "broken JSON document" in m for m in messages)
 
 
 def test_parquet_drop_with_wrong_values(lake):

@@ -36,7 +36,9 @@ def test_a_card_is_trained_registered_and_judged_against_the_oracle(lake):
     folder = registry_dir(lake)
     champion = json.loads((folder / "champion.json").read_text())
     metrics = json.loads((folder / champion["version"] / "metrics.json").read_text())
-    assert metrics["label"] == "a_card" and metrics["model_type"] == "lightgbm"
+    cv = {v: json.loads((folder / v / "metrics.json").read_text())["cv_auc"] for v in ("v0001", "v0002")}
+    assert champion["version"] == max(cv, key=cv.get)  # chosen by in-time CV AUC, whichever model type it is
+    assert metrics["label"] == "a_card" and metrics["model_type"] in ("lightgbm", "scorecard")
     for key in ("auc_oot", "ks_oot", "gini_oot", "oracle_auc"):
         assert isinstance(metrics[key], float), key
     assert metrics["gini_oot"] == pytest.approx(2 * metrics["auc_oot"] - 1)

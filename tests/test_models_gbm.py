@@ -92,3 +92,78 @@ def test_save_load_roundtrip_with_categorical(model, data, tmp_path):
     np.testing.assert_allclose(p[1:], model.predict_proba(te)[1:], atol=1e-12)
     with pytest.raises(KeyError, match="lacks"):
         loaded.predict_proba(te.drop(columns=[model.features[0]]))
+
+
+def test_cv_chooses_from_the_grid_refits_on_all_rows_and_is_deterministic(data):
+    from models.gbm import candidate_grid, train_gbm_cv
+
+    df, feats, *_ = data
+    small = df.iloc[:3000]
+    grid = candidate_grid(len(small), len(feats))[:3]
+    a = train_gbm_cv(small[feats], small["bad"], grid=grid, n_folds=3)
+    b = train_gbm_cv(small[feats], small["bad"], grid=grid, n_folds=3)
+    np.testing.assert_array_equal(a.predict_proba(df), b.predict_proba(df))
+    assert a.booster.model_to_string() == b.booster.model_to_string()
+    cands = {c["name"]: c for c in a.evals["candidates"]}
+    assert set(cands) == {g["name"] for g in grid}
+    chosen = cands[a.evals["chosen"]]
+    assert chosen["auc_mean"] == max(c["auc_mean"] for c in cands.values()) == a.evals["cv_auc_mean"]
+    assert a.booster.num_trees() == chosen["rounds"] == a.best_iteration
+    assert 0.6 < a.evals["cv_auc_mean"] < 0.95
+    # refitted on all 3,000 rows: the first tree saw more rows than any CV fold trains on (2,000),
+    # even after row subsampling (>= 0.7)
+    tree0 = a.booster.dump_model()["tree_info"][0]["tree_structure"]
+    assert tree0["internal_count"] > 2000
+
+
+def test_grid_scales_rows_per_leaf_with_the_data():
+    from models.gbm import candidate_grid
+
+    small, big = candidate_grid(500), candidate_grid(200_000)
+    assert all(g["min_data_in_leaf"] <= 50 for g in small)       # at most a tenth of the rows
+    assert max(g["min_data_in_leaf"] for g in big) >= 1000
+    assert all(g["deterministic"] and g["seed"] == 42 for g in big)
+    assert any(g["num_leaves"] == 31 and g["min_data_in_leaf"] == 20 and g["feature_fraction"] == 1.0 for g in big)
+
+
+def test_tiny_frames_are_refused_not_fitted_to_a_constant(data):
+    from models.gbm import TooLittleData, train_gbm_cv
+
+    df, feats, *_ = data
+    tiny = df.iloc[:20]
+    with pytest.raises(TooLittleData, match="20 rows"):
+        train_gbm_cv(tiny[feats], tiny["bad"])
+    with pytest.raises(TooLittleData, match="at least 10"):
+        train_gbm(tiny[feats], tiny["bad"], tiny[feats], tiny["bad"])
+    # enough of each class, but nothing to split on: an error, not a constant model
+    flat = pd.DataFrame({"x": np.zeros(200)})
+    y = np.r_[np.ones(40), np.zeros(160)]
+    with pytest.raises(TooLittleData, match="constant"):
+        train_gbm_cv(flat, y, n_folds=3)
+
+
+def test_scoring_reports_unseen_categories_missing_and_inf(model, data):
+    *_, te = data
+    odd = te.head(50).copy()
+    never_missing = next(f for f in model.features if f != "channel" and not model.training_missing[f])
+    odd.loc[odd.index[:3], "channel"] = "kiosk"
+    odd.loc[odd.index[:5], never_missing] = np.nan
+    odd.loc[odd.index[5:7], never_missing] = np.inf
+    with pytest.warns(UserWarning, match="never saw"):
+        p = model.predict_proba(odd)
+    rep = model.last_input_report.set_index("feature")
+    assert rep.at["channel", "n_unseen_category"] == 3
+    assert rep.at[never_missing, "n_unexpected_missing"] == 5
+    assert rep.at[never_missing, "n_inf"] == 2
+    # inf scored as missing
+    as_nan = odd.copy()
+    as_nan.loc[as_nan.index[5:7], never_missing] = np.nan
+    np.testing.assert_array_equal(p, model.predict_proba(as_nan))
+
+
+def test_monotone_constraints_by_feature_name(data):
+    _, feats, tr, va, te = data
+    m = train_gbm(tr[feats], tr["bad"], va[feats], va["bad"], params={"monotone_constraints": {"f_000": 1}})
+    grid = te.head(1).loc[te.index[[0] * 30]].copy()
+    grid["f_000"] = np.linspace(-3, 3, 30)
+    assert (np.diff(m.predict_log_odds(grid)) >= -1e-12).all()

@@ -124,3 +124,35 @@ def test_summary_with_oracle(fixed):
     assert out["auc"] == pytest.approx(roc_auc_score(y, p))
     assert out["oracle_auc"] == pytest.approx(out["auc"])
     assert out["n"] == len(y) and out["n_bad"] == y.sum()
+
+
+def test_decile_table_of_tied_integer_points_does_not_depend_on_row_order():
+    # integer scorecard points: few distinct values, many ties straddling decile boundaries
+    rng = np.random.default_rng(21)
+    n = 3000
+    points = rng.choice(np.arange(560, 640, 10), size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp((points - 560) / 25))).astype(int)
+    score = -points                                    # riskier = higher score
+    t = M.decile_table(y, score)
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(n)
+        pd.testing.assert_frame_equal(M.decile_table(y[order], score[order]), t)
+        pd.testing.assert_frame_equal(M.calibration_table(y[order], 1 / (1 + np.exp(-score[order] / 100))),
+                                      M.calibration_table(y, 1 / (1 + np.exp(-score / 100))))
+    # a tie group never straddles two deciles; every row is counted once
+    assert t["n"].sum() == n and t["n_bad"].sum() == y.sum()
+    assert (t["max_score"].iloc[1:].to_numpy() < t["min_score"].iloc[:-1].to_numpy()).all()
+
+
+def test_decile_ties_hand_case():
+    # 10 rows, scores 5,5,5,4,... : the three 5s share decile 1; the next row starts at position 3
+    s = np.array([5, 5, 5, 4, 3, 2, 1, 0, -1, -2])
+    y = np.array([1, 0, 1, 0, 0, 1, 0, 0, 0, 0])
+    t = M.decile_table(y, s)
+    assert t.loc[t["decile"] == 1, "n"].item() == 3
+    assert list(t["decile"]) == [1, 4, 5, 6, 7, 8, 9, 10]
+
+
+def test_infinite_scores_are_rejected():
+    with pytest.raises(ValueError, match="infinite"):
+        M.auc([0, 1, 1], [0.1, np.inf, 0.3])

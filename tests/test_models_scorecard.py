@@ -70,3 +70,74 @@ def test_scorecard_contributions_sum_and_reasons(small_scorecard):
     assert len(top) > 400 and set(top) <= set(model.features)
     row = int(np.argmax(C.sum(axis=1)))
     assert rc["reason_1_feature"].iloc[row] == model.features[int(np.argmax(C[row]))]
+
+
+def _u_shaped(n=5000, seed=4):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    age = rng.uniform(18, 70, n)
+    months_since_delinq = rng.exponential(24, n).round()
+    # bureau codes: -7 "no record", -8 "not asked", -9 "refused": their own risk, unrelated to the value scale
+    code = rng.choice([np.nan, -7, -8, -9], size=n, p=[0.8, 0.1, 0.05, 0.05])
+    months_since_delinq = np.where(np.isnan(code), months_since_delinq, code)
+    z = -2.0 + ((age - 44) / 13) ** 2 * 0.9 - 0.02 * np.clip(months_since_delinq, 0, None)
+    z += np.select([months_since_delinq == -7, months_since_delinq == -8, months_since_delinq == -9], [-1.0, 0.3, 1.2], 0.0)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    return pd.DataFrame({"age": age, "months_since_delinq": months_since_delinq}), y
+
+
+def test_u_shaped_effect_is_not_flattened():
+    from models.selection import information_values
+
+    X, y = _u_shaped()
+    auto = train_scorecard(X[["age"]], y)                       # default: trend chosen per feature
+    mono = train_scorecard(X[["age"]], y, monotonic_trend="auto_asc_desc")
+    t = auto.table("detailed")
+    rates = t[(t["Variable"] == "age") & (t["Count"] > 0) & ~t["Bin"].astype(str).isin(["Special", "Missing"])]["Event rate"].to_numpy()
+    # a valley: riskier at both ends than in the middle
+    assert rates[0] > rates.min() < rates[-1] and 0 < int(np.argmin(rates)) < len(rates) - 1
+    iv = lambda m: float(m.table("detailed").query("Variable == 'age'")["IV"].sum())  # noqa: E731
+    assert iv(auto) > 3 * iv(mono)
+    assert information_values(X, y, ["age"]).iloc[0] > 3 * information_values(
+        X, y, ["age"], binning_params={"monotonic_trend": "auto_asc_desc"}).iloc[0]
+
+
+def test_special_codes_are_detected_and_binned_on_their_own():
+    from models.scorecard import detect_special_codes
+
+    X, y = _u_shaped()
+    assert detect_special_codes(X) == {"months_since_delinq": [-9, -8, -7]}
+    assert detect_special_codes(X.assign(delta=np.random.default_rng(0).integers(-3, 4, len(X)))).get("delta") is None
+    assert detect_special_codes(X.assign(income=np.where(np.arange(len(X)) % 20 == 0, 99999999, 1000 + np.arange(len(X)))))["income"] == [99999999]
+    m = train_scorecard(X, y, special_codes="auto")
+    assert m.special_codes == {"months_since_delinq": [-9, -8, -7]}
+    t = m.table("detailed").query("Variable == 'months_since_delinq'")
+    special = t[t["Bin"].astype(str).isin(["-7", "-8", "-9"])]        # one bin per code, named by it
+    assert len(special) == 3 and special["Count"].sum() == int(np.isin(X["months_since_delinq"], [-7, -8, -9]).sum())
+    # each code keeps its own risk: -9 (refused) is the riskiest, -7 (no record) the safest
+    rate = dict(zip(special["Bin"].astype(str), special["Event rate"]))
+    assert rate["-9"] > rate["-8"] > rate["-7"]
+    # the numeric bins never hold a code
+    numeric = t[~t["Bin"].astype(str).isin(["-7", "-8", "-9", "Missing"])]
+    assert numeric["Count"].sum() == int((X["months_since_delinq"] >= 0).sum())
+
+
+def test_declared_special_codes_and_per_feature_trends():
+    X, y = _u_shaped()
+    m = train_scorecard(X, y, special_codes={"months_since_delinq": [-7, -8, -9]},
+                        monotonic_trend={"age": "valley", "default": "auto_asc_desc"})
+    assert m.special_codes == {"months_since_delinq": [-7, -8, -9]}
+    bp = m.scorecard.binning_process_
+    assert bp.get_binned_variable("age").monotonic_trend == "valley"
+    assert bp.get_binned_variable("months_since_delinq").monotonic_trend == "auto_asc_desc"
+
+
+def test_scorecard_reports_unseen_categories_at_scoring(small_scorecard):
+    model, df = small_scorecard
+    odd = df.head(40).copy()
+    odd["channel"] = odd["channel"].astype(object)
+    odd.iloc[:4, odd.columns.get_loc("channel")] = "kiosk"
+    with pytest.warns(UserWarning, match="never saw"):
+        model.predict_proba(odd)
+    assert model.last_input_report.set_index("feature").at["channel", "n_unseen_category"] == 4

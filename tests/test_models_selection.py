@@ -36,7 +36,10 @@ def reasons(result):
 
 def test_each_stage_drops_what_it_should(frames):
     train, oot = frames
-    res = select_features(train, "bad", oot_frame=oot, max_corr=0.9, min_iv=0.02, n_jobs=1)
+    # monotone bins: pure noise has IV ~0.007 (< 0.02). The default per-feature trend ("auto", peaks and
+    # valleys allowed) fits noise a little (IV ~0.025): checked below
+    res = select_features(train, "bad", oot_frame=oot, max_corr=0.9, min_iv=0.02, n_jobs=1,
+                          binning_params={"monotonic_trend": "auto_asc_desc"})
     why = reasons(res)
     assert why["mostly_missing"] == "missing_rate"
     assert why["constant"] == "near_constant"
@@ -55,6 +58,8 @@ def test_each_stage_drops_what_it_should(frames):
     assert stats.loc["mostly_missing", "missing_rate"] == pytest.approx(train["mostly_missing"].isna().mean())
     assert stats.loc["strong_copy", "status"] == "correlated"
     assert res.summary()["kept"] == 3
+    auto = select_features(train, "bad", oot_frame=oot, max_corr=0.9, min_iv=0.02, n_jobs=1).stats.set_index("feature")
+    assert auto.loc["noise", "iv"] < 0.05 < auto.loc["medium", "iv"] < auto.loc["strong", "iv"]
 
 
 def test_cap_and_prescreen(frames):

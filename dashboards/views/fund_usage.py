@@ -127,8 +127,9 @@ ui.download(flagged, "flagged loans")
 if not flagged.empty:
     loan = st.selectbox("Drill down into loan", flagged["loan_id"].tolist(), key="fu_loan")
     one = flagged[flagged["loan_id"] == loan].iloc[0]
-    st.markdown(f"**{loan}** · {one['product']} · {one['channel']} · declared **{one['declared_purpose']}** · "
-                f"principal {one['principal']:,.0f} · status {one['status']} · {one['flag_reasons']}")
+    # Data is rendered as text, never as markdown: a loan id or flag text cannot become a link or an image.
+    st.text(f"{loan} · {one['product']} · {one['channel']} · declared {one['declared_purpose']} · "
+            f"principal {one['principal']:,.0f} · status {one['status']} · {one['flag_reasons']}")
     flows = data.query("""
         SELECT flow_at, days_after_drawdown, flow_amount, mcc, mcc_description, spend_category,
                is_prohibited, matches_purpose, in_window
@@ -145,7 +146,7 @@ if not flagged.empty:
             tooltip=["flow_at:T", alt.Tooltip("flow_amount:Q", format=",.2f"), "mcc:N", "mcc_description:N",
                      "spend_category:N", "is_prohibited:N", "matches_purpose:N", "in_window:N"],
         ).properties(height=260)
-        ui.chart_block(f"Fund flows of {loan}", chart, flows)
+        ui.chart_block("Fund flows of the selected loan", chart, flows)
     with b:
         chart = alt.Chart(perf).mark_line(point=True).encode(
             x=alt.X("month_end:T", title="Month-end", axis=alt.Axis(format="%Y-%m", tickCount="month")),
@@ -153,4 +154,4 @@ if not flagged.empty:
             tooltip=["month_end:T", "mob:Q", "dpd:Q", "bucket:N", alt.Tooltip("outstanding_principal:Q", format=",.2f"),
                      alt.Tooltip("overdue_amount:Q", format=",.2f")],
         ).properties(height=260)
-        ui.chart_block(f"Repayment history of {loan}", chart, perf)
+        ui.chart_block("Repayment history of the selected loan", chart, perf)

@@ -1,5 +1,5 @@
 {#
-  feature_parquet: write a model's result straight to one Parquet file under <LAKE_ROOT>/features/ and expose it
+  feature_parquet: write a model's result straight to one Parquet file in the lake's feature folder and expose it
   as a view (features.<model>), without the intermediate table dbt-duckdb's `external` materialization writes
   into the .duckdb file first (for a table of 1,500 columns that doubles the build time).
 
@@ -8,10 +8,10 @@
                    row groups of one file with pyarrow, which writes wide tables ~2-3x faster than COPY), or a
                    DuckDB relation.
   Both run through the adapter's Python job runner so the folder can be created first (COPY does not create it).
-  Config: location (default <LAKE_ROOT>/features/<name>.parquet), compression (default zstd).
+  Config: location (default $LAKE_FEATURES_DIR/<name>.parquet, LakeLayout.feature_table), compression (default zstd).
 #}
 {% materialization feature_parquet, adapter='duckdb', supported_languages=['sql', 'python'] %}
-  {%- set location = config.get('location') or (env_var('LAKE_ROOT', '../data') ~ '/features/' ~ this.identifier ~ '.parquet') -%}
+  {%- set location = config.get('location') or (env_var('LAKE_FEATURES_DIR') ~ '/' ~ this.identifier ~ '.parquet') -%}
   {%- set compression = config.get('compression') or 'zstd' -%}
   {%- set target_relation = this.incorporate(type='view') -%}
   {%- set existing_relation = load_cached_relation(this) -%}

@@ -1,16 +1,28 @@
-"""Ingest a table's new landed files into bronze + quarantine, atomically and idempotently.
+"""Ingest a table's new landed files into bronze + quarantine, atomically, idempotently, one run at a time.
 
-Per batch (all files of a table not ingested before):
-  read each file -> validate all rows in one DuckDB query -> write bronze and quarantine Parquet
-  -> write the ingest log last. A batch whose log is missing (crash mid-way) is removed on the next run,
-  so nothing half-written is ever visible and a re-run recovers without duplicates.
-Conservation holds per file: landed records = bronze rows + quarantined rows.
+Per batch (all files of a table not ingested before), under the table's lake-level lock:
+  list every entry of the landing folder -> read each file on its own (a file that cannot be read is
+  rejected whole and the others go on) -> validate all rows in one DuckDB query -> stage bronze and
+  quarantine Parquet under `*.parquet.staged` (not matched by the `bronze/<table>/*.parquet` glob readers
+  use) -> write the ingest log (the commit point) -> publish the staged files by rename.
+A run that finds staged files rolls them forward when their log exists, and removes them when it does not,
+so no reader ever sees an uncommitted batch and a re-run recovers without duplicates.
+
+Nothing in landing is skipped without trace: every file is ingested, rejected whole (with its records
+counted), or logged as `unrecognised`. Conservation holds per file: landed records = bronze + quarantined.
+
+Correction policy: a file is identified by its path under landing. A file re-delivered under the same name
+with the same content is skipped (idempotent); with different content it is a *conflict*: rejected whole
+(every record quarantined with reason `conflict`), because bronze is append-only and the earlier version's
+rows are already downstream. Corrections are delivered under a new file name: their changed rows then
+ingest and the unchanged ones are quarantined as `duplicate key: already in bronze`.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,9 +33,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
 
-from lake.layout import LakeLayout
 from lake.contracts import Contract
+from lake.layout import LakeLayout
+from lake.pii import redact
 from orchestration.ingest.readers import JSON_TEXT, LINE, UnreadableFile, extract_json_batch, read_landed_file
 from orchestration.ingest.validate import validation_sql
 
@@ -31,6 +45,13 @@ log = logging.getLogger(__name__)
 FILE = "_source_file"
 ARRIVAL = "_arrival"
 SCHEMA_FILE = "_schema.parquet"  # empty typed file so a table with no rows yet is still queryable
+STAGED = ".staged"  # suffix of written-but-unpublished batch files
+DEFAULT_LOCK_TIMEOUT_S = float(os.environ.get("INGEST_LOCK_TIMEOUT_S", 900))
+STATUSES = ("ingested", "empty", "rejected", "conflict", "unrecognised")
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest of the same table holds the lake's lock."""
 
 
 @dataclass
@@ -40,8 +61,10 @@ class FileResult:
     landed: int
     bronze: int = 0
     quarantined: int = 0
-    status: str = "ingested"  # ingested | rejected (whole file unreadable) | empty
+    status: str = "ingested"  # one of STATUSES
     notes: list[str] = field(default_factory=list)
+    size_bytes: int | None = None
+    mtime_ns: int | None = None
 
 
 @dataclass
@@ -67,6 +90,9 @@ class BatchResult:
     def conserved(self) -> bool:
         return all(f.landed == f.bronze + f.quarantined for f in self.files)
 
+    def by_status(self, status: str) -> list[FileResult]:
+        return [f for f in self.files if f.status == status]
+
 
 def bronze_schema(contract: Contract) -> pa.Schema:
     con = duckdb.connect()
@@ -80,48 +106,46 @@ def bronze_schema(contract: Contract) -> pa.Schema:
 QUARANTINE_SCHEMA_EXTRA = [(FILE, pa.string()), (LINE, pa.int64()), ("reason", pa.string())]
 
 
+def quarantine_column(name: str) -> str:
+    """A column's name in quarantine; a source column named like quarantine's own (blacklist `reason`) is
+    suffixed so the file never holds two columns of one name."""
+    return f"{name}_value" if name in {n for n, _ in QUARANTINE_SCHEMA_EXTRA} else name
+
+
+def quarantine_schema(contract: Contract) -> pa.Schema:
+    return pa.schema(QUARANTINE_SCHEMA_EXTRA + [(quarantine_column(c.bronze_name), pa.string()) for c in contract.columns])
+
+
 LOG_SCHEMA = pa.schema([
     ("file", pa.string()), ("sha256", pa.string()), ("landed_rows", pa.int64()), ("bronze_rows", pa.int64()),
     ("quarantined_rows", pa.int64()), ("status", pa.string()), ("notes", pa.string()), ("batch_id", pa.string()),
-    ("ingested_at", pa.timestamp("us")),
+    ("ingested_at", pa.timestamp("us")), ("size_bytes", pa.int64()), ("mtime_ns", pa.int64()),
 ])
 
 
 def _log_dir(lake: LakeLayout, table: str) -> Path:
-    return lake.meta / "ingest_log" / table
+    return lake.ingest_log_dir(table)
+
+
+def ingest_log(lake: LakeLayout, table: str) -> list[dict]:
+    """Every committed log row of the table (older logs may lack the size / mtime columns)."""
+    logs = sorted(_log_dir(lake, table).glob("batch_*.parquet"))
+    if not logs:
+        return []
+    return duckdb.sql("SELECT * FROM read_parquet($files, union_by_name = true)",
+                      params={"files": [str(p) for p in logs]}).to_arrow_table().to_pylist()
 
 
 def ingested_files(lake: LakeLayout, table: str) -> set[tuple[str, str]]:
-    logs = sorted(_log_dir(lake, table).glob("batch_*.parquet"))
-    if not logs:
-        return set()
-    done = pq.read_table(logs, columns=["file", "sha256"]).to_pylist()
-    return {(r["file"], r["sha256"]) for r in done}
+    return {(r["file"], r["sha256"]) for r in ingest_log(lake, table)}
 
 
-def _remove_orphans(lake: LakeLayout, table: str) -> list[Path]:
-    """Drop bronze / quarantine batch files of batches that never committed their log."""
-    committed = {p.stem for p in _log_dir(lake, table).glob("batch_*.parquet")}
-    removed = []
-    for folder in (lake.bronze / table, lake.quarantine / table):
-        for p in folder.glob("batch_*.parquet"):
-            if p.stem not in committed:
-                p.unlink()
-                removed.append(p)
-        for p in folder.glob("*.tmp"):
-            p.unlink()
-            removed.append(p)
-    return removed
-
-
-def _write_atomic(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp, compression="zstd")
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
+def file_identity(path: Path) -> str:
+    """The content identity of a landed entry: SHA-256 of a file; a marker for what is not a file."""
+    if path.is_symlink() and not path.exists():
+        return "dangling-link"
+    if path.is_dir():
+        return "directory"
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -129,8 +153,51 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def landed_entries(lake: LakeLayout, contract: Contract) -> list[Path]:
+    """Every entry of the table's landing folder a delivery could be: regular files of any name, links, and
+    directories named like a data file (their content is listed too). Other directories are just folders."""
+    folder = contract.landing_dir(lake.landing)
+    if not folder.exists():
+        return []
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink() or p.is_file() or (p.is_dir() and contract.recognises(p.name)):
+            out.append(p)
+    return out
+
+
+def _recover(lake: LakeLayout, table: str) -> list[str]:
+    """Finish or undo what a crashed run left: staged files of a committed batch are published, staged
+    files of an uncommitted one and half-written temp files are removed."""
+    committed = {p.stem for p in _log_dir(lake, table).glob("batch_*.parquet")}
+    done = []
+    for folder in (lake.bronze_dir(table), lake.quarantine_dir(table)):
+        for p in folder.glob(f"batch_*.parquet{STAGED}"):
+            final = p.with_name(p.name[: -len(STAGED)])
+            if final.stem in committed:
+                os.replace(p, final)
+                done.append(f"published {final.name}")
+            else:
+                p.unlink()
+                done.append(f"removed uncommitted {p.name}")
+        for p in folder.glob("batch_*.parquet"):  # published data without a log (older protocol)
+            if p.stem not in committed:
+                p.unlink()
+                done.append(f"removed uncommitted {p.name}")
+        for p in folder.glob("*.tmp"):
+            p.unlink()
+    return done
+
+
+def _write_atomic(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
 def _existing_keys_sql(lake: LakeLayout, contract: Contract) -> str | None:
-    files = sorted((lake.bronze / contract.table).glob("batch_*.parquet"))
+    files = sorted(lake.bronze_dir(contract.table).glob("batch_*.parquet"))
     if not files:
         return None
     listing = ", ".join(f"'{f.as_posix()}'" for f in files)
@@ -144,60 +211,80 @@ def ingest_table(
     token_key: str,
     now: datetime | None = None,
     progress: Callable[[str], None] = log.info,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
     _crash_before_log: bool = False,
 ) -> BatchResult:
-    now = now or datetime.now()
-    removed = _remove_orphans(lake, contract.table)
-    if removed:
-        progress(f"{contract.table}: removed {len(removed)} file(s) of an uncommitted earlier batch")
+    """Ingest the table's new landed files. A second ingest of the same table on the same lake waits for
+    the first (up to `lock_timeout_s`), then fails with `IngestBusy`."""
+    lock_path = lake.ingest_lock(contract.table)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(lock_path))
+    started = time.monotonic()
+    try:
+        lock.acquire(timeout=lock_timeout_s)
+    except Timeout:
+        raise IngestBusy(f"{contract.table}: another ingest of this table is running on the lake at {lake.root} "
+                         f"(lock {lock_path}); waited {lock_timeout_s:.0f} s. Retry when it has finished.") from None
+    try:
+        waited = time.monotonic() - started
+        if waited > 1:
+            progress(f"{contract.table}: waited {waited:.1f} s for another ingest of this table to finish")
+        return _ingest_locked(contract, lake, token_key, now or datetime.now(), progress, _crash_before_log)
+    finally:
+        lock.release()
+
+
+def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: datetime,
+                   progress: Callable[[str], None], _crash_before_log: bool) -> BatchResult:
+    say = progress  # notes and reasons are redacted where they are made; file names are not data
+    recovered = _recover(lake, contract.table)
+    if recovered:
+        say(f"{contract.table}: recovered an interrupted earlier run ({'; '.join(recovered)})")
     done = ingested_files(lake, contract.table)
-    landing_dir = contract.landing_dir(lake.landing)
-    paths = sorted(landing_dir.rglob(f"*{contract.extension}")) if landing_dir.exists() else []
+    done_paths = {f for f, _ in done}
+    entries = landed_entries(lake, contract)
 
     results: list[FileResult] = []
     parts: list[pa.Table] = []
     unparsed: list[dict] = []
     skipped = 0
-    for i, path in enumerate(paths, start=1):
+    for i, path in enumerate(entries, start=1):
         rel = path.relative_to(lake.landing).as_posix()
-        digest = _sha256(path)
+        try:
+            digest = file_identity(path)
+        except OSError as exc:
+            digest = f"unreadable:{type(exc).__name__}"
         if (rel, digest) in done:
             skipped += 1
             continue
-        try:
-            raw = read_landed_file(path, contract)
-        except UnreadableFile as exc:
-            progress(f"ERROR {contract.table}: {rel} cannot be parsed ({exc}); file quarantined, other files go on")
-            results.append(FileResult(rel, digest, landed=1, quarantined=1, status="rejected", notes=[str(exc)]))
-            unparsed.append({FILE: rel, LINE: 0, "reason": f"unreadable file: {exc}"})
-            continue
-        res = FileResult(rel, digest, landed=raw.landed_records, status="ingested" if raw.landed_records else "empty")
-        _note_columns(res, raw.missing_columns, raw.extra_columns)
-        unparsed += [{FILE: rel, LINE: n, "reason": r} for n, r in raw.rejects]
-        rows = raw.rows
-        if JSON_TEXT not in rows.column_names:
-            for name in raw.missing_columns:  # absent column -> all NULL; required ones then fail per row
-                rows = rows.append_column(name, pa.nulls(rows.num_rows, pa.string()))
-            rows = rows.select(contract.column_names + [LINE])
-        rows = rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string()))
-        # Arrival order (file modification time) decides which copy of a repeated key is the original.
-        parts.append(rows.append_column(ARRIVAL, pa.array(np.full(rows.num_rows, path.stat().st_mtime_ns), pa.int64())))
+        res = FileResult(rel, digest, landed=0)
+        if path.is_file():
+            stat = path.stat()
+            res.size_bytes, res.mtime_ns = stat.st_size, stat.st_mtime_ns
         results.append(res)
+        part = _read_one(path, rel, contract, res, unparsed, conflict=rel in done_paths)
+        if part is not None:
+            parts.append(part)
+        if res.status in ("rejected", "conflict", "unrecognised"):
+            say(f"ERROR {contract.table}: {res.file} {res.status}: {'; '.join(res.notes)}"
+                + ("; other files go on" if res.status != "unrecognised" else ""))
         if i % 100 == 0:
-            progress(f"{contract.table}: read {i}/{len(paths)} files")
+            say(f"{contract.table}: read {i}/{len(entries)} files")
 
     if parts and contract.format in ("json", "jsonl"):
         parts = [_extract_json(parts, contract, results, unparsed)]
 
     if not results:
         _ensure_schema_file(lake, contract)
-        progress(f"{contract.table}: no new files ({skipped} already ingested)")
+        say(f"{contract.table}: no new files ({skipped} already ingested)")
         return BatchResult(contract.table, None, [], skipped)
 
-    # Unique even when `now` is pinned (tests, replays): wall clock plus a random suffix.
-    batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S')}_{uuid.uuid4().hex[:8]}"
+    # Unique even when `now` is pinned (tests, replays), and in commit order when sorted by name (the latest
+    # batch is the last log file): wall clock to the microsecond plus a random suffix.
+    batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S_%f')}{uuid.uuid4().hex[:4]}"
     con = duckdb.connect()
-    con.register("raw", _concat_as_text(parts, contract))
+    raw = pa.concat_tables(parts) if parts else _empty_raw(contract)
+    con.register("raw", raw)
     checked = con.sql(
         validation_sql(contract, token_key, now, _existing_keys_sql(lake, contract))
     ).to_arrow_table()
@@ -208,7 +295,7 @@ def ingest_table(
         f"SELECT {bronze_cols}, {FILE}, {LINE}, TIMESTAMP '{ingested_at}' AS _ingested_at, '{batch_id}' AS _batch_id "
         f"FROM checked WHERE _reasons = '' ORDER BY {FILE}, {LINE}"
     ).to_arrow_table()
-    text_cols = ", ".join(f'"raw__{c.bronze_name}" AS "{c.bronze_name}"' for c in contract.columns)
+    text_cols = ", ".join(f'"raw__{c.bronze_name}" AS "{quarantine_column(c.bronze_name)}"' for c in contract.columns)
     rejected = con.sql(
         f"SELECT {FILE}, {LINE}, _reasons AS reason, {text_cols} FROM checked WHERE _reasons <> '' ORDER BY {FILE}, {LINE}"
     ).to_arrow_table()
@@ -223,31 +310,85 @@ def ingest_table(
     for u in unparsed:
         extra_q[u[FILE]] = extra_q.get(u[FILE], 0) + 1
     for r in results:
-        if r.status == "rejected":
-            continue
         b, q = by_file.get(r.file, (0, 0))
         r.bronze, r.quarantined = b, q + extra_q.get(r.file, 0)
 
-    _write_atomic(bronze.cast(bronze_schema(contract)), lake.bronze / contract.table / f"{batch_id}.parquet")
-    _write_atomic(quarantine, lake.quarantine / contract.table / f"{batch_id}.parquet")
+    bronze_path = lake.bronze_dir(contract.table) / f"{batch_id}.parquet"
+    quarantine_path = lake.quarantine_dir(contract.table) / f"{batch_id}.parquet"
+    staged = [bronze_path.with_name(bronze_path.name + STAGED), quarantine_path.with_name(quarantine_path.name + STAGED)]
+    _write_atomic(bronze.cast(bronze_schema(contract)), staged[0])
+    _write_atomic(quarantine, staged[1])
     if _crash_before_log:  # failure drill hook for tests: data written, commit marker not
         raise RuntimeError("simulated crash before the ingest log was written")
     log_rows = pa.Table.from_pylist(schema=LOG_SCHEMA, mapping=[
         {"file": r.file, "sha256": r.sha256, "landed_rows": r.landed, "bronze_rows": r.bronze,
-         "quarantined_rows": r.quarantined, "status": r.status, "notes": "; ".join(r.notes),
-         "batch_id": batch_id, "ingested_at": datetime.strptime(ingested_at, "%Y-%m-%d %H:%M:%S")}
+         "quarantined_rows": r.quarantined, "status": r.status, "notes": redact("; ".join(r.notes)),
+         "batch_id": batch_id, "ingested_at": datetime.strptime(ingested_at, "%Y-%m-%d %H:%M:%S"),
+         "size_bytes": r.size_bytes, "mtime_ns": r.mtime_ns}
         for r in results
     ])
-    _write_atomic(log_rows, _log_dir(lake, contract.table) / f"{batch_id}.parquet")
+    _write_atomic(log_rows, _log_dir(lake, contract.table) / f"{batch_id}.parquet")  # the commit point
+    for s, final in zip(staged, (bronze_path, quarantine_path)):
+        os.replace(s, final)
     result = BatchResult(contract.table, batch_id, results, skipped)
-    progress(f"{contract.table}: {len(results)} new file(s), {result.landed} landed = "
-             f"{result.bronze} bronze + {result.quarantined} quarantined; {skipped} file(s) already ingested")
+    say(f"{contract.table}: {len(results)} new file(s), {result.landed} landed = "
+        f"{result.bronze} bronze + {result.quarantined} quarantined; {skipped} file(s) already ingested")
     return result
+
+
+def _read_one(path: Path, rel: str, contract: Contract, res: FileResult, unparsed: list[dict],
+              conflict: bool) -> pa.Table | None:
+    """Read one landed entry into raw rows (None when it yields no rows), filling in its FileResult.
+    Whatever goes wrong with this file is recorded on it; it never stops the other files."""
+    if path.is_symlink() and not path.exists():
+        return _reject(res, unparsed, "dangling link: the file it points to does not exist", [])
+    if path.is_dir():
+        return _reject(res, unparsed, "a directory named like a data file, not a file", [])
+    if not contract.recognises(path.name):
+        res.status = "unrecognised"
+        res.notes.append(f"not a {contract.format} delivery of {contract.table} by its name (expected "
+                         f"*{contract.extension}, optionally .gz); not ingested")
+        return None
+    try:
+        raw = read_landed_file(path, contract)
+    except UnreadableFile as exc:
+        return _reject(res, unparsed, str(exc), exc.lines)
+    except Exception as exc:  # noqa: BLE001 - an unforeseen reader failure is this file's problem alone
+        return _reject(res, unparsed, f"cannot be read ({type(exc).__name__}: {exc})", [0])
+    if conflict:
+        lines = sorted({n for n, _ in raw.rejects} | set(raw.rows.column(LINE).to_pylist())) or [0]
+        return _reject(res, unparsed, "conflict: a file of this name was ingested before with different content; "
+                                      "deliver corrections under a new file name", lines if raw.landed_records else [],
+                       status="conflict")
+    res.landed = raw.landed_records
+    res.status = "ingested" if raw.landed_records else "empty"
+    res.notes += raw.notes
+    _note_columns(res, raw.missing_columns, raw.extra_columns)
+    unparsed += [{FILE: rel, LINE: n, "reason": r} for n, r in raw.rejects]
+    rows = raw.rows
+    if JSON_TEXT not in rows.column_names:
+        for name in raw.missing_columns:  # absent column -> all NULL; required ones then fail per row
+            rows = rows.append_column(name, pa.nulls(rows.num_rows, pa.string()))
+        rows = rows.select(contract.column_names + [LINE])
+    rows = rows.append_column(FILE, pa.array([rel] * rows.num_rows, pa.string()))
+    # Arrival order (file modification time) decides which copy of a repeated key is the original.
+    return rows.append_column(ARRIVAL, pa.array(np.full(rows.num_rows, res.mtime_ns or 0), pa.int64()))
+
+
+def _reject(res: FileResult, unparsed: list[dict], reason: str, lines: list[int], status: str = "rejected") -> None:
+    """Reject a whole entry: each of its records (by line) is quarantined with the reason."""
+    reason = redact(reason)
+    res.status, res.landed, res.quarantined = status, len(lines), len(lines)
+    res.notes.append(reason)
+    word = "conflict" if status == "conflict" else "file rejected whole"
+    unparsed += [{FILE: res.file, LINE: int(n), "reason": f"{word}: {reason}" if status != "conflict" else reason}
+                 for n in lines]
+    return None
 
 
 def _note_columns(res: FileResult, missing: list[str], extra: list[str]) -> None:
     if extra:
-        res.notes.append(f"schema drift: extra column(s) {extra} ignored")
+        res.notes.append(redact(f"schema drift: extra column(s) {extra} ignored"))
     if missing:
         res.notes.append(f"missing column(s) {missing}")
 
@@ -264,45 +405,30 @@ def _extract_json(parts: list[pa.Table], contract: Contract, results: list[FileR
     return rows
 
 
-def _concat_as_text(parts: list[pa.Table], contract: Contract) -> pa.Table:
-    """Text sources arrive as strings, Parquet natively; unify as text so one SQL validates all."""
-    def as_text(t: pa.Table) -> pa.Table:
-        cols = {}
-        for name in contract.column_names:
-            col = t.column(name)
-            if not pa.types.is_string(col.type):
-                if pa.types.is_timestamp(col.type):
-                    col = col.cast(pa.timestamp("us")).cast(pa.string())
-                else:
-                    col = col.cast(pa.string())
-            cols[name] = col
-        cols[LINE] = t.column(LINE)
-        cols[FILE] = t.column(FILE)
-        cols[ARRIVAL] = t.column(ARRIVAL)
-        return pa.table(cols)
-
-    return pa.concat_tables([as_text(p) for p in parts])
+def _empty_raw(contract: Contract) -> pa.Table:
+    fields = [pa.field(c, pa.string()) for c in contract.column_names]
+    fields += [pa.field(LINE, pa.int64()), pa.field(FILE, pa.string()), pa.field(ARRIVAL, pa.int64())]
+    return pa.schema(fields).empty_table()
 
 
 def _with_unparsed(rejected: pa.Table, unparsed: list[dict], contract: Contract) -> pa.Table:
-    schema = pa.schema(QUARANTINE_SCHEMA_EXTRA + [(c.bronze_name, pa.string()) for c in contract.columns])
+    schema = quarantine_schema(contract)
     rejected = rejected.cast(schema)
     if not unparsed:
         return rejected
     extra = pa.Table.from_pylist(unparsed, schema=pa.schema(QUARANTINE_SCHEMA_EXTRA))
     for c in contract.columns:
-        extra = extra.append_column(c.bronze_name, pa.nulls(extra.num_rows, pa.string()))
+        extra = extra.append_column(quarantine_column(c.bronze_name), pa.nulls(extra.num_rows, pa.string()))
     return pa.concat_tables([rejected, extra.cast(schema)])
 
 
 def _ensure_schema_file(lake: LakeLayout, contract: Contract) -> None:
-    folder = lake.bronze / contract.table
+    folder = lake.bronze_dir(contract.table)
     if not any(folder.glob("*.parquet")):
         _write_atomic(bronze_schema(contract).empty_table(), folder / SCHEMA_FILE)
-    qfolder = lake.quarantine / contract.table
+    qfolder = lake.quarantine_dir(contract.table)
     if not any(qfolder.glob("*.parquet")):
-        schema = pa.schema(QUARANTINE_SCHEMA_EXTRA + [(c.bronze_name, pa.string()) for c in contract.columns])
-        _write_atomic(schema.empty_table(), qfolder / SCHEMA_FILE)
+        _write_atomic(quarantine_schema(contract).empty_table(), qfolder / SCHEMA_FILE)
     log_folder = _log_dir(lake, contract.table)
     if not any(log_folder.glob("*.parquet")):
         _write_atomic(LOG_SCHEMA.empty_table(), log_folder / SCHEMA_FILE)

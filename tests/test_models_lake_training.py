@@ -1,0 +1,206 @@
+"""Models on the lake: the true oracle per label, deterministic training, champions chosen by in-time CV,
+the approval step, and the monitoring backfill with its model card (one small simulated world)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+
+from lake.layout import LakeLayout
+from models import lake_training
+from models.lake_inputs import model_specs
+from models.registry import ModelRegistry, RegistryError, main as registry_cli
+from orchestration.definitions import unpartitioned as UNPARTITIONED
+from simulator import generate_world
+from simulator.oracle import default_prior
+from tests.lakehelpers import run_graph, shared_lake
+
+LABELS = ("a_card", "fraud", "b_card", "c_card")
+MAX_ROWS = 4000  # keeps four labels x two model types affordable on two cores
+
+
+def build(lake: LakeLayout) -> None:
+    generate_world(lake.landing, lake.truth, customers=3000, months=24, seed=42, log=None)
+    run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models"))  # marts, labels, features
+    assert lake.labels.exists() and lake.feature_spine.exists()
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> LakeLayout:
+    return shared_lake(tmp_path_factory, "models_oracle_lake", build)
+
+
+FEATURE_STRIDE = 6  # train on every 6th feature column: the same code path at a fraction of the cost
+
+
+def _patch_small(mp: pytest.MonkeyPatch) -> None:
+    specs = model_specs()
+    for label in LABELS:
+        mp.setitem(specs["labels"][label], "max_rows", MAX_ROWS)
+    load = lake_training.load_features
+
+    def fewer_features(layout, obs, columns=None):
+        frame = load(layout, obs, columns)
+        keep = [c for i, c in enumerate(frame.columns[len(obs.columns):]) if i % FEATURE_STRIDE == 0]
+        return frame[[*obs.columns, *keep]]
+
+    mp.setattr(lake_training, "load_features", fewer_features)
+
+
+@pytest.fixture
+def small_training(monkeypatch):
+    _patch_small(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def trained(lake):
+    """Each label trained once (LightGBM + scorecard), into the shared lake's registry."""
+    reg = ModelRegistry(lake.registry)
+    with pytest.MonkeyPatch.context() as mp:
+        _patch_small(mp)
+        for label in LABELS:
+            if not reg.list_versions(label):
+                lake_training.train_label(lake, label, log=lambda *_: None)
+    return {label: reg.list_versions(label)[:2] for label in LABELS}
+
+
+# ---------------------------------------------------------------------------------------------- the oracle
+def test_default_prior_follows_the_fate_model_by_hand():
+    prior, none = default_prior(np.array([0.1, 0.1, 0.5]), np.array([3, 12, 6]), np.array([False, False, True]))
+    w = np.array([0.34, 0.24, 0.18, 0.14, 0.10])
+    assert prior[0, :3] == pytest.approx(0.1 * w[:3] / w[:3].sum()) and prior[0, 3:].sum() == 0
+    assert none[0] == pytest.approx(0.9)
+    late_each = 0.9 * 0.3 * 0.1 / 6  # not a 6-MOB default, a late one at installment 7..12
+    assert prior[1, :5] == pytest.approx(0.1 * w) and prior[1, 6:] == pytest.approx(np.full(6, late_each))
+    assert none[1] == pytest.approx(1 - 0.1 - 6 * late_each)
+    assert prior[2, :2] == pytest.approx([0.45, 0.05]) and none[2] == pytest.approx(0.5)  # ring: k = 1 or 2
+
+
+def test_the_oracle_draws_nothing_landing_is_unchanged(tmp_path, monkeypatch):
+    """Landing bytes are the same with the oracle computed and with it skipped (it uses no random stream)."""
+    import simulator.world as world
+
+    def files(root):
+        return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    generate_world(tmp_path / "a" / "landing", tmp_path / "a" / "truth", customers=800, months=12, seed=3, log=None)
+    empty = world.pa.table({"x": [1]})
+    monkeypatch.setattr(world.oracle, "application_oracle", lambda *a, **k: empty)
+    monkeypatch.setattr(world.oracle, "month_end_oracle", lambda *a, **k: empty)
+    generate_world(tmp_path / "b" / "landing", tmp_path / "b" / "truth", customers=800, months=12, seed=3, log=None)
+    assert files(tmp_path / "a" / "landing") == files(tmp_path / "b" / "landing")
+    assert (tmp_path / "a" / "truth" / "month_end_oracle.parquet").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_oracle_covers_and_is_calibrated_on_the_labels(lake, label):
+    """The oracle is the probability of exactly the labels mart's event: every labelled observation has one,
+    and its mean matches the realised bad rate within sampling error, overall and in its top and bottom halves."""
+    obs = duckdb.sql(f"SELECT obs_id, customer_id, obs_at, bad_{label}::INTEGER AS y FROM "
+                     f"read_parquet('{lake.labels.as_posix()}') WHERE bad_{label} IS NOT NULL ORDER BY obs_id").df()
+    p = lake_training.oracle_probability(lake, obs, label)
+    assert len(obs) > 200 and p.notna().all()
+    y, q = obs["y"].to_numpy(), p.to_numpy()
+    for part in (np.ones(len(q), bool), q >= np.median(q), q < np.median(q)):
+        se = np.sqrt((q[part] * (1 - q[part])).sum()) / part.sum()
+        assert abs(y[part].mean() - q[part].mean()) <= 3.5 * se + 0.005, (label, y[part].mean(), q[part].mean())
+
+
+@pytest.mark.parametrize("label", LABELS)
+def test_no_model_beats_its_oracle_on_oot(lake, trained, label):
+    for version in trained[label]:
+        check = lake_training.oracle_bound(lake, label, version)
+        metrics = ModelRegistry(lake.registry).metrics(label, version)
+        assert check["auc_model"] == pytest.approx(metrics["auc_oot"], abs=1e-9)  # the same OOT rows re-scored
+        assert check["auc_oracle"] == pytest.approx(metrics["oracle_auc"], abs=1e-9)
+        assert check["diff_ci"][0] <= 0.0, check  # model - oracle is not significantly positive
+
+
+# ---------------------------------------------------------------------------------------------- determinism
+def test_training_twice_gives_bit_identical_models_and_metrics(lake, small_training, tmp_path, monkeypatch):
+    monkeypatch.setattr(lake_training, "lake_registry", lambda layout: ModelRegistry(tmp_path / "registry"))
+    first = lake_training.train_label(lake, "a_card", log=lambda *_: None)
+    second = lake_training.train_label(lake, "a_card", log=lambda *_: None)
+    reg = ModelRegistry(tmp_path / "registry")
+    skip = {"metrics.json", "model_card.md"} | {f"{p}.png" for p in ("roc", "ks", "deciles", "calibration")}
+    volatile = {"created_at", "registered_at", "version", "timings_s", "train_seconds"}
+    for model_type in ("lightgbm", "scorecard"):
+        a, b = reg.path("a_card", first[model_type]["version"]), reg.path("a_card", second[model_type]["version"])
+        names = sorted(p.name for p in a.iterdir() if p.name not in skip and p.suffix != ".joblib")
+        assert names == sorted(p.name for p in b.iterdir() if p.name not in skip and p.suffix != ".joblib")
+        for name in names:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), (model_type, name)
+        ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (a, b))
+        assert {k: v for k, v in ma.items() if k not in volatile} == {k: v for k, v in mb.items() if k not in volatile}
+        assert first[model_type]["auc_oot"] == second[model_type]["auc_oot"]
+
+
+# ---------------------------------------------------------------------------------------------- champions
+def test_champion_is_the_best_in_time_cv_auc_never_the_configured_type(lake, trained):
+    reg = ModelRegistry(lake.registry)
+    for label in LABELS:
+        versions = trained[label]
+        cv = {v: reg.metrics(label, v)["cv_auc"] for v in versions}
+        assert all(isinstance(x, float) and 0.4 < x < 1 for x in cv.values()), cv
+        assert reg.champion(label) == max(cv, key=cv.get)
+        assert len(reg.metrics(label, versions[0])["cv_auc_folds"]) == lake_training.CV_FOLDS
+
+
+def test_lightgbm_feature_cap_scales_with_bads():
+    defaults = model_specs()["defaults"]
+    caps = [lake_training.lightgbm_selection(defaults, bads)["max_features"] for bads in (10, 60, 200, 10_000)]
+    assert caps == [15, 30, 100, 150]
+
+
+def test_manual_promotion_waits_for_an_approval_that_records_who_when_why(lake, trained, tmp_path, capsys):
+    import shutil
+
+    root = tmp_path / "registry"
+    shutil.copytree(lake.registry / "a_card", root / "a_card")
+    (root / "a_card" / "champion.json").unlink()
+    reg = ModelRegistry(root)
+    v1, v2 = trained["a_card"]
+    out = lake_training.promote_candidate(reg, "a_card", v2, "cv_auc", margin=0.005, mode="manual")
+    assert out["candidate"] == v2 and reg.champion("a_card") is None
+    assert [e["version"] for e in reg.pending("a_card")] == [v2]
+    with pytest.raises(RegistryError, match="--by NAME and --why"):
+        reg.approve("a_card", v2, by=" ", why="")
+    assert registry_cli(["--root", str(root), "approve", "a_card", v2, "--by", "R. Officer", "--why", "CV AUC best"]) == 0
+    record = json.loads((root / "a_card" / "champion.json").read_text())
+    assert record["version"] == v2 and record["approval"]["by"] == "R. Officer"
+    assert record["approval"]["why"] == "CV AUC best" and record["approval"]["at"] and record["approval"]["candidate"]
+    assert reg.pending("a_card") == []
+    log = [json.loads(line) for line in (root / "a_card" / "registry_log.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in log][-2:] == ["candidate", "champion"] and log[-1]["approval"]["by"] == "R. Officer"
+    assert registry_cli(["--root", str(root), "approve", "a_card", "v9999", "--by", "x", "--why", "y"]) == 2
+    assert "no version 'v9999'" in capsys.readouterr().err
+    with pytest.raises(lake_training.ModelDataError, match="promotion must be"):
+        lake_training.promote_candidate(reg, "a_card", v1, "cv_auc", margin=0.005, mode="sometimes")
+
+
+# ---------------------------------------------------------------------------------------------- monitoring
+def test_backfill_fills_monitoring_tables_and_writes_the_model_card(lake, trained):
+    from models.monitoring import backfill, monitoring_tables
+
+    out = backfill(lake, "b_card", log=lambda *_: None)
+    tables = monitoring_tables(lake, "b_card", out["version"])
+    scored = duckdb.sql(f"SELECT * FROM read_parquet('{out['folder']}/backfill.parquet')").df()
+    assert out["months"] >= 12 and set(scored["window"]) >= {"train", "oot"}
+    matured = scored[scored["target"].notna()]
+    grades = tables["grades"]
+    assert grades["rows"].sum() == len(matured) and grades["bads"].sum() == int(matured["target"].sum())
+    assert set(grades["grade"]) <= set("ABCDE")
+    vint = tables["vintages"]
+    assert vint["rows"].sum() == len(scored) and vint["auc"].notna().sum() >= 3
+    assert vint.loc[vint["window"] == "train", "score_psi"].max() < 0.1  # months of the baseline itself
+    csi = tables["csi"]
+    assert csi["feature"].nunique() >= 5 and (csi["csi"] >= 0).all()
+    card = (ModelRegistry(lake.registry).path("b_card", out["version"]) / "model_card.md").read_text()
+    for section in ("## Purpose", "## Population", "## Windows", "## Features", "## Performance", "## Stability",
+                    "## Limitations", "true oracle"):
+        assert section in card
