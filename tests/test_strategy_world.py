@@ -80,7 +80,7 @@ def test_rule_hit_rates_of_the_shipped_strategy(world):
     con = duckdb.connect()
     con.register("apps", apps[["obs_id"]])
     n_bl = con.execute(f"SELECT count(*) FROM read_parquet('{lake.feature_table('feat_bl').as_posix()}') b "
-                   "SEMI JOIN apps USING (obs_id) WHERE b.bl_cnt_all > 0").fetchone()[0]
+                   "SEMI JOIN apps USING (obs_id) WHERE b.bl_cnt_all > 0").fetchall()[0][0]
     assert (fired == "blacklist_hit").sum() == n_bl
 
 
@@ -90,7 +90,7 @@ def test_b_and_c_card_populations_on_the_business_date(world):
     con = duckdb.connect()
     spine = lake.feature_spine.as_posix()
     month_end = con.execute(f"SELECT max(obs_date) FROM read_parquet('{spine}') WHERE is_month_end "
-                        f"AND obs_date <= DATE '{BUSINESS_DATE}'").fetchone()[0]
+                        f"AND obs_date <= DATE '{BUSINESS_DATE}'").fetchall()[0][0]
     obs = con.sql(f"SELECT obs_id, obs_date, is_bcard, dpd_at_obs FROM read_parquet('{spine}')").df().set_index("obs_id")
     for label, check in (("b_card", lambda o: o["is_bcard"]), ("c_card", lambda o: o["dpd_at_obs"].between(1, 30))):
         rows = obs.loc[d.loc[d["label"] == label, "obs_id"]]
@@ -99,7 +99,7 @@ def test_b_and_c_card_populations_on_the_business_date(world):
         assert check(rows).all(), label
     # every current account on book at that month-end (with a partner) is scored, no closed ones
     want = con.execute(f"SELECT count(*) FROM read_parquet('{spine}') WHERE is_bcard AND obs_date = DATE '{month_end}'"
-                   ).fetchone()[0]
+                   ).fetchall()[0][0]
     assert (d["label"] == "b_card").sum() <= want and (d["label"] == "b_card").sum() >= 0.95 * want
 
 
@@ -122,7 +122,7 @@ def test_backtest_tables_on_the_world(world):
     lake, _ = world
     comp = run_backtest(lake, CANDIDATE, rebuild_history=True, log=lambda *_: None)
     n = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{lake.labels.as_posix()}') WHERE bad_a_card IS NOT NULL"
-                   ).fetchone()[0]
+                   ).fetchall()[0][0]
     swap = pd.read_parquet(lake.backtest_table("stricter_multi_lending", "swap_set"))
     assert swap["rows"].sum() == n
     both = comp.tables["summary"].set_index("strategy")
