@@ -19,6 +19,7 @@ from dashboards import data, filters, ui
 from dashboards.page_modules.data_quality import render as data_quality_page
 from dashboards.page_modules.features import render as features_page
 from dashboards.page_modules.models import render as models_page
+from dashboards.page_modules.strategy import render as strategy_page
 
 VIEWS = Path(__file__).resolve().parent / "views"
 
@@ -40,6 +41,7 @@ PAGES = {
     "Models and features": [
         st.Page(models_page, title="Models", icon=":material/model_training:", url_path="models"),
         st.Page(features_page, title="Features", icon=":material/dataset:", url_path="features"),
+        st.Page(strategy_page, title="Strategy", icon=":material/rule:", url_path="strategy"),
     ],
     "Operations": [
         st.Page(data_quality_page, title="Data quality", icon=":material/fact_check:", url_path="data_quality"),

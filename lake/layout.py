@@ -228,6 +228,18 @@ class LakeLayout:
     def backtest(self) -> LakePath:
         return self.strategy / "backtest"
 
+    @property
+    def backtest_history(self) -> LakePath:
+        # matured application observations scored point in time by the champions (replayed by every what-if)
+        return self.backtest / "history.parquet"
+
+    @property
+    def backtest_history_grades(self) -> LakePath:
+        return self.backtest / "history_grades.json"
+
+    def backtest_table(self, candidate: str, table: str) -> LakePath:
+        return self.backtest / f"candidate={candidate}" / f"{table}.parquet"
+
     # ---- exports and evaluation truth
     @property
     def exports(self) -> LakePath:

@@ -2,41 +2,76 @@
 
 Writes ``LakeLayout.decisions_file(date)`` (why each decision was made, for audit, never exported) and
 then ``LakeLayout.scores_file(date)`` (the scores contract read by the partner exports), scores last.
+
+Who is scored is declared in ``models/specs/scoring_populations.yaml``; the rule inputs in
+``models/specs/decision_inputs.yaml``. Applications get one final decision from the strategy
+(``Strategy.decide_applications``: hard rules -> fraud -> A-card grade -> initial limit); it is the
+``decision`` / ``recommended_limit`` of both their A-card and fraud rows in the scores contract, so partners
+receive the decision that was actually taken. Every decision row carries the strategy version.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from lake.layout import LakeLayout
+from lake.layout import LakeLayout, business_date_text
 from lake.scores import conform_scores_table
-from models.lake_inputs import SPECS_DIR, ModelDataError, lake_registry, load_features, model_specs
+from models.lake_inputs import SPECS_DIR, ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
 
 DECISION_INPUTS = SPECS_DIR / "decision_inputs.yaml"
+SCORING_POPULATIONS = SPECS_DIR / "scoring_populations.yaml"
+MISSING_MEANINGS = ("unknown", "zero")
+TRANSFORMS = (None, "positive", "days_to_months")
+APPLICATION_LABELS = ("a_card", "fraud")
+
+
+@lru_cache(maxsize=1)
+def decision_inputs() -> dict[str, dict]:
+    """The decision-input mapping, validated: every input names a feature and what a missing value means."""
+    spec = yaml.safe_load(DECISION_INPUTS.read_text()) or {}
+    for name, src in spec.items():
+        where = f"{DECISION_INPUTS}: input {name!r}"
+        if not isinstance(src, dict) or "feature" not in src:
+            raise ModelDataError(f"{where}: needs `feature: <mart column>` (constants are not decision inputs)")
+        if src.get("missing") not in MISSING_MEANINGS:
+            raise ModelDataError(f"{where}: declare `missing:` as one of {list(MISSING_MEANINGS)}")
+        if src["missing"] == "zero" and not src.get("why"):
+            raise ModelDataError(f"{where}: `missing: zero` needs a `why` (what makes no record a zero)")
+        if src.get("transform") not in TRANSFORMS:
+            raise ModelDataError(f"{where}: unknown transform {src.get('transform')!r} (known: {TRANSFORMS[1:]})")
+    return spec
+
+
+def input_descriptions() -> dict[str, str]:
+    """Decision input -> the plain statement of its feature (feature dictionary), for adverse-action reasons."""
+    fd = feature_dictionary()
+    return {name: fd.get(src["feature"], name) for name, src in decision_inputs().items()}
 
 
 def with_decision_inputs(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add the columns the decision rules name (models/specs/decision_inputs.yaml) from mart features."""
+    """Add the columns the decision rules name (models/specs/decision_inputs.yaml) from mart features.
+
+    A missing feature value stays missing (``missing: unknown``: the rules decide what unknown means) or
+    becomes 0 where the mapping declares why no record is a zero."""
     out = {}
-    for name, src in yaml.safe_load(DECISION_INPUTS.read_text()).items():
-        if "constant" in src:
-            out[name] = np.full(len(frame), src["constant"])
-            continue
+    for name, src in decision_inputs().items():
         if src["feature"] not in frame.columns:
             raise ModelDataError(f"{DECISION_INPUTS}: decision input {name!r} names feature {src['feature']!r}, which "
                                  "the feature mart does not have; fix the mapping or add the feature to "
                                  "features/catalog.yaml")
         values = frame[src["feature"]].astype("float64")
+        if src["missing"] == "zero":
+            values = values.fillna(0.0)
         transform = src.get("transform")
         if transform == "positive":
-            values = (values.fillna(0) > 0).astype("int64")
+            values = (values > 0).astype("float64").where(values.notna())
         elif transform == "days_to_months":
             values = values / 30.44
         out[name] = values.to_numpy()
@@ -44,22 +79,59 @@ def with_decision_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, pd.DataFrame(out, index=frame.index)], axis=1)
 
 
-def latest_observations(layout: LakeLayout, population: str, business_date: str) -> pd.DataFrame:
-    """Each customer's latest observation of the population on or before the business date, with the
-    funding partner of the customer's latest loan (the population a partner receives)."""
+@lru_cache(maxsize=1)
+def scoring_populations() -> dict[str, dict]:
+    spec = yaml.safe_load(SCORING_POPULATIONS.read_text()) or {}
+    for label, pop in spec.items():
+        if pop.get("observations") not in ("application", "month_end") or not pop.get("where"):
+            raise ModelDataError(f"{SCORING_POPULATIONS}: {label}: needs observations (application | month_end) "
+                                 "and where (a condition on the feature spine)")
+    return spec
+
+
+def population_observations(layout: LakeLayout, label: str, business_date: str) -> pd.DataFrame:
+    """The observations a label scores on the business date (scoring_populations.yaml), with the funding
+    partner of the customer's latest loan (null for an applicant without a loan: decided, not exported)."""
+    pops = scoring_populations()
+    if label not in pops:
+        raise ModelDataError(f"{SCORING_POPULATIONS}: no scoring population for label {label!r}")
+    pop, bd = pops[label], business_date_text(business_date)
     spine = layout.feature_spine.as_posix()
     loans = layout.mart("loan_performance").as_posix()
+    if pop["observations"] == "application":
+        obs_sql = f"""
+            SELECT obs_id, customer_id, obs_at, application_id, dpd_at_obs FROM read_parquet('{spine}')
+            WHERE ({pop['where']}) AND obs_at < DATE '{bd}' + INTERVAL 1 DAY
+            QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY obs_at DESC) = 1"""
+    else:  # accounts on book at the latest month-end on or before the business date
+        obs_sql = f"""
+            WITH spine AS (SELECT * FROM read_parquet('{spine}')),
+            month_end AS (SELECT max(obs_date) AS d FROM spine WHERE is_month_end AND obs_date <= DATE '{bd}')
+            SELECT obs_id, customer_id, obs_at, application_id, dpd_at_obs FROM spine, month_end
+            WHERE is_month_end AND obs_date = month_end.d AND ({pop['where']})"""
     return duckdb.sql(f"""
-        WITH obs AS (
-            SELECT obs_id, customer_id, obs_at FROM read_parquet('{spine}')
-            WHERE {population} AND obs_at < DATE '{business_date}' + INTERVAL 1 DAY
-            QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY obs_at DESC) = 1
-        ), partner AS (
+        WITH obs AS ({obs_sql}),
+        partner AS (
             SELECT customer_id, arg_max(partner_id, disbursed_date) AS partner_id FROM read_parquet('{loans}')
-            WHERE disbursed_date <= DATE '{business_date}' GROUP BY customer_id
+            WHERE disbursed_date <= DATE '{bd}' GROUP BY customer_id
         )
         SELECT obs.*, partner.partner_id FROM obs LEFT JOIN partner USING (customer_id) ORDER BY obs_id
     """).df()
+
+
+def final_application_decisions(scored: dict[str, pd.DataFrame], frame: pd.DataFrame, strategy) -> pd.DataFrame:
+    """One final decision per application from the A-card and fraud scores of the same observations."""
+    a, f = scored["a_card"].set_index("obs_id"), scored["fraud"].set_index("obs_id")
+    work = frame.set_index("obs_id")
+    needed = sorted(set(strategy.columns_needed("a_card")) | set(strategy.columns_needed("fraud")))
+    apps = work[[c for c in needed if c in work.columns] + ["customer_id"]].copy()
+    for label, part in (("a_card", a), ("fraud", f)):
+        part = part.reindex(apps.index)
+        for col in ("model_version", "probability", "score", "grade", "reason_1", "reason_2", "reason_3"):
+            apps[f"{label}_{col}"] = part[col]
+    decided = strategy.decide_applications(apps, describe=input_descriptions())
+    return pd.concat([apps[[c for c in apps.columns if c.startswith(("a_card_", "fraud_"))] + ["customer_id"]],
+                      decided], axis=1).reset_index()
 
 
 @dataclass
@@ -68,42 +140,99 @@ class BatchResult:
     scores_path: Path
     rows_by_label: dict[str, int]
     skipped: list[str]  # labels without a champion
+    decisions: pd.DataFrame | None = None
 
 
-def score_business_date(layout: LakeLayout, business_date: str, log=print) -> BatchResult:
+def score_business_date(layout: LakeLayout, business_date: str, log=print, strategy=None) -> BatchResult:
     """Score every label's population with its champion and write decisions, then scores."""
-    from models.scoring import score_frame, scores_to_arrow
+    from models.scoring import score_frame
     from models.strategy import load_strategy
 
-    reg, strategy = lake_registry(layout), load_strategy()
-    parts, counts, skipped = [], {}, []
-    for label, spec in model_specs()["labels"].items():
+    reg, strategy = lake_registry(layout), strategy or load_strategy()
+    scored_by_label, frames, counts, skipped = {}, {}, {}, []
+    for label in model_specs()["labels"]:
         if reg.champion(label) is None:
             log(f"{label}: no champion registered yet; not scored")
             skipped.append(label)
             continue
-        obs = latest_observations(layout, spec["population"], business_date)
-        obs = obs[obs["partner_id"].notna()]
+        obs = population_observations(layout, label, business_date)
         if obs.empty:
             continue
         frame = with_decision_inputs(load_features(layout, obs))
         scored = score_frame(frame, reg.load(label), business_date, label=label, strategy=strategy,
                              reasons=["C", "D", "E"], details=True)
-        parts.append(scored)
+        scored.insert(0, "obs_id", frame["obs_id"].to_numpy())
+        scored_by_label[label], frames[label] = scored, frame
         counts[label] = len(scored)
-    if not parts:
+    if not scored_by_label:
         raise ModelDataError(f"nothing to score on {business_date}: no champion models or no observations "
                              "before that date")
-    scored = pd.concat(parts, ignore_index=True)
-    table = conform_scores_table(scores_to_arrow(scored))
-    why = [c for c in ("rules_fired", "reason", "arm", "drawdown_block", "queue") if c in scored.columns]
-    decisions = pa.Table.from_pandas(scored[["customer_id", "label", "model_version", "grade", "decision",
-                                             "recommended_limit", *why]].astype({c: "string" for c in why}),
-                                     preserve_index=False)
+    apps = None
+    if all(label in scored_by_label for label in APPLICATION_LABELS):
+        apps = final_application_decisions(scored_by_label, frames["a_card"], strategy)
+        final = apps.set_index("obs_id")
+        for label in APPLICATION_LABELS:  # partners receive the final decision on both application scores
+            part = scored_by_label[label]
+            ids = part["obs_id"].to_numpy()
+            part["decision"] = final["decision"].reindex(ids).to_numpy()
+            part["recommended_limit"] = final["recommended_limit"].reindex(ids).to_numpy()
+    elif any(label in scored_by_label for label in APPLICATION_LABELS):
+        log("applications: A-card and fraud champions are both needed for one final decision; "
+            "each label's own strategy section decided instead")
+    scored = pd.concat(list(scored_by_label.values()), ignore_index=True)
+    # every applicant is decided (decisions.parquet); a partner receives the rows of its own customers: those
+    # with a loan it funded (an applicant declined before any loan has no partner and is not exported)
+    table = conform_scores_table(_scores_arrow(scored[scored["partner_id"].notna()]))
+    decisions = decision_rows(scored_by_label, apps, strategy, business_date)
     path = layout.scores_file(business_date)
-    for tbl, target in ((decisions, layout.decisions_file(business_date)), (table, path)):  # scores last
+    for tbl, target in ((pa.Table.from_pandas(decisions, preserve_index=False), layout.decisions_file(business_date)),
+                        (table, path)):  # scores last
         _write_atomic(tbl, target)
-    return BatchResult(scored=scored, scores_path=path, rows_by_label=counts, skipped=skipped)
+    return BatchResult(scored=scored, scores_path=path, rows_by_label=counts, skipped=skipped, decisions=decisions)
+
+
+DECISION_COLUMNS = ["business_date", "obs_id", "customer_id", "label", "strategy_version", "arm", "model_version",
+                    "score", "grade", "fraud_model_version", "fraud_score", "fraud_grade", "decision",
+                    "recommended_limit", "deciding_stage", "reason", "rules_fired", "rules_unknown", "rule_inputs",
+                    "adverse_reason_1", "adverse_reason_2", "adverse_reason_3", "adverse_reason_4", "drawdown_block"]
+
+
+def decision_rows(scored_by_label: dict[str, pd.DataFrame], apps: pd.DataFrame | None, strategy,
+                  business_date: str) -> pd.DataFrame:
+    """decisions.parquet: one row per application (label 'application', the final decision) and one per
+    scored account of the other labels; every row with the strategy version and why it was decided."""
+    parts = []
+    if apps is not None:
+        a = apps.rename(columns={"a_card_model_version": "model_version", "a_card_score": "score",
+                                 "a_card_grade": "grade"})
+        a["label"] = "application"
+        parts.append(a)
+    for label, part in scored_by_label.items():
+        if apps is not None and label in APPLICATION_LABELS:
+            continue
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["business_date"] = pd.Timestamp(business_date_text(business_date)).date()
+    out["strategy_version"] = strategy.version
+    for col in DECISION_COLUMNS:
+        if col not in out.columns:
+            out[col] = pd.NA
+    out = out[DECISION_COLUMNS]
+    text = [c for c in DECISION_COLUMNS if c not in ("business_date", "obs_id", "score", "fraud_score",
+                                                     "recommended_limit", "drawdown_block")]
+    out[text] = out[text].astype("string")
+    out["drawdown_block"] = out["drawdown_block"].astype("boolean")
+    for c in ("score", "fraud_score"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int32")
+    out["recommended_limit"] = pd.to_numeric(out["recommended_limit"], errors="coerce").astype("float64")
+    out["obs_id"] = out["obs_id"].astype("int64")
+    return out
+
+
+def _scores_arrow(scored: pd.DataFrame) -> pa.Table:
+    from models.scoring import scores_to_arrow
+
+    return scores_to_arrow(scored)
 
 
 def _write_atomic(table: pa.Table, target: Path) -> None:

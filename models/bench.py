@@ -72,6 +72,7 @@ def main(argv=None) -> None:
         del wide, train, oot
 
     if "score" in what:
+        from models.grading import calibrate_registered
         from models.registry import ModelRegistry
         from models.scoring import score_frame
         from models.strategy import load_strategy
@@ -80,7 +81,8 @@ def main(argv=None) -> None:
         big = pd.concat([df] * reps, ignore_index=True).iloc[:args.score_rows]
         rng = np.random.default_rng(0)
         n = len(big)
-        big = big.assign(age=rng.integers(18, 65, n), blacklist_hit=0, telco_name_match=1, id_verified=1,
+        big = big.assign(age=rng.integers(18, 65, n), blacklist_hit=0, telco_name_match=1, id_bureau_hit=1,
+                         id_name_match=1, id_number_match=1, id_phone_match=1, id_card_match=1,
                          inquiries_30d=rng.poisson(1.5, n), open_loans_other=rng.poisson(2, n), bureau_tradelines=3,
                          declared_income=rng.lognormal(8.5, 0.5, n))
         strategy = load_strategy()
@@ -88,6 +90,7 @@ def main(argv=None) -> None:
             reg = ModelRegistry(tmp)
             for mt, r in results.items():
                 v = reg.register(r, label="a_card", plots=False)
+                calibrate_registered(reg, "a_card", v, big)  # grade cut-offs from the strategy's targets
                 model = reg.load("a_card", v)
                 for reasons in (False, ["E"], True):
                     _timed(f"score_frame {mt} {n} rows, reasons={reasons}",

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from lake.layout import LakeLayout
+from models.grading import calibrate_registered
 from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
 
 
@@ -148,6 +149,7 @@ def train_label(layout: LakeLayout, label: str, log=print) -> dict:
         cv = {"cv_auc": float(np.mean(folds)) if folds else None, "cv_auc_folds": folds, "cv_folds": len(folds),
               "sample_max_rows": int(spec.get("max_rows", defaults["max_rows"]))}  # to re-draw the same rows
         version = reg.register(result, label=label, model_name=f"{label}_{model_type}", extra_metrics=cv)
+        calibrate_registered(reg, label, version, frame, obs["target"])  # grade cut-offs from the strategy targets
         m = {**result.metrics, **cv}
         summary[model_type] = {"version": version, **{k: m.get(k) for k in (
             "cv_auc", "auc_valid", "auc_oot", "gini_oot", "ks_oot", "oracle_auc", "psi_score_train_oot", "n_train", "n_oot",

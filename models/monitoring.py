@@ -38,10 +38,12 @@ CSI_FEATURES = 15       # the model's most important features get a CSI per mont
 MIN_CLASS_ROWS = 5      # AUC / KS of a month need at least this many bads and goods
 
 
-def _grades(label: str, score: np.ndarray) -> np.ndarray:
+def _grades(label: str, score: np.ndarray, model=None) -> np.ndarray:
+    from models.grading import version_cutoffs
     from models.strategy import load_strategy
 
-    return np.asarray(load_strategy().assign_grade(label, score))
+    # grades are strategy targets calibrated per model version (grades.json): use the version's cut-offs
+    return np.asarray(load_strategy().assign_grade(label, score, version_cutoffs(model)))
 
 
 def backfill_observations(layout: LakeLayout, label: str, rows_per_month: int = ROWS_PER_MONTH) -> pd.DataFrame:
@@ -133,7 +135,7 @@ def backfill(layout: LakeLayout, label: str, version: str = "champion", rows_per
     score = np.clip(np.rint(probability_to_points(prob, model.scaling)), 0, 1000).astype(int)
     scored = obs[["obs_id", "customer_id", "obs_month", "target"]].copy()
     scored["window"] = _window(scored["obs_month"], model.metrics.get("split") or {})
-    scored["probability"], scored["score"], scored["grade"] = prob, score, _grades(label, score)
+    scored["probability"], scored["score"], scored["grade"] = prob, score, _grades(label, score, model)
     baseline = scored.loc[scored["window"] == "train", "score"].to_numpy(dtype=float)
     tables = {"backfill": scored, "grades": grade_table(scored), "vintages": vintage_table(scored, baseline),
               "csi": csi_table(frame, scored, top_features(model.path, model.features))}

@@ -51,7 +51,9 @@ def score_frame(frame: pd.DataFrame, model, business_date, *, label: str | None 
     """Score ``frame`` with a :class:`~models.registry.RegisteredModel` into the scores contract.
 
     * ``label``: defaults to the model's label (a_card, b_card, c_card, fraud).
-    * ``strategy``: a :class:`~models.strategy.Strategy`; gives the grade cut-offs and the
+    * ``grade_cutoffs``: minimum score per grade; default: the model version's calibrated cut-offs
+      (``grades.json``, models/grading.py), else the strategy's fixed cut-offs.
+    * ``strategy``: a :class:`~models.strategy.Strategy`; gives the
       ``decision`` / ``recommended_limit``. Without it, ``grade_cutoffs`` (or 620/600/580/560) grade
       the score and decision / limit stay null.
     * ``partner_column`` / ``partner_id``: the funding partner per row, or one for all rows.
@@ -72,8 +74,12 @@ def score_frame(frame: pd.DataFrame, model, business_date, *, label: str | None 
     prob = np.asarray(model.predict_proba(frame), dtype=float)
     points = probability_to_points(prob, model.scaling)
     score = np.clip(np.rint(points), SCORE_MIN, SCORE_MAX).astype(np.int32)
+    if grade_cutoffs is None:  # the model version's calibrated cut-offs (grades.json), when it has them
+        from models.grading import version_cutoffs
+
+        grade_cutoffs = version_cutoffs(model)
     if strategy is not None:
-        grade = strategy.assign_grade(label, score)
+        grade = strategy.assign_grade(label, score, grade_cutoffs)
     else:
         from models.strategy import assign_grade
 

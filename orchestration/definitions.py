@@ -16,6 +16,7 @@ from orchestration.model_assets import batch_scores, model_assets
 from orchestration.quality_checks import bronze_checks, feature_table_checks, layer_checks, scores_check
 from orchestration.dask_resource import DaskResource
 from orchestration.resources import LakeResource
+from orchestration.strategy_assets import strategy_assets, strategy_jobs, strategy_schedules
 
 # Partitioned assets (scores by business date, partner exports) run per business date in their own jobs.
 unpartitioned = dg.AssetSelection.all() - dg.AssetSelection.groups("exports", "scores")
@@ -39,15 +40,15 @@ score_and_export_job = dg.define_asset_job(
 def build_definitions(lake_root: str | None = None, selection: dg.AssetSelection | None = None) -> dg.Definitions:
     """The code location for a lake (default: LAKE_ROOT). `selection` adds a job named `selected` running
     just those assets in-process, which tests use to run part of the graph on a lake of their own."""
-    jobs = [everything_job, ingest_job, daily_analytics_job, score_and_export_job, *export_jobs]
+    jobs = [everything_job, ingest_job, daily_analytics_job, score_and_export_job, *export_jobs, *strategy_jobs]
     if selection is not None:
         jobs.append(dg.define_asset_job("selected", selection=selection, executor_def=dg.in_process_executor))
     return dg.Definitions(
         assets=[*landing_specs, *bronze_assets, dbt_models, *feature_assets, *model_assets, batch_scores,
-                *export_assets],
+                *export_assets, *strategy_assets],
         asset_checks=[*bronze_checks, *layer_checks, *feature_table_checks, scores_check, *feature_checks],
         jobs=jobs,
-        schedules=[daily_analytics_schedule, *export_schedules],
+        schedules=[daily_analytics_schedule, *export_schedules, *strategy_schedules],
         sensors=[landing_sensor],
         resources={
             "lake": LakeResource(root=lake_root or str(LakeLayout.from_env().root)),

@@ -112,6 +112,7 @@ def generate_world(landing_dir, truth_dir, customers: int = 20_000, months: int 
     apps = lending.build_applications(p, c, b, bureau.BlacklistIndex(c, pre))
     emit("applications", lending.applications_table(p, c, apps))
     emit("telco", bureau.telco_table(p, c, apps))
+    emit("identity_checks", bureau.identity_checks_table(p, c, apps))
     lines = lending.build_lines(p, c, apps)
     emit("credit_lines", lending.lines_table(p, c, apps, lines))
 

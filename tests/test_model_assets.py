@@ -21,7 +21,8 @@ BUSINESS_DATE = "2026-09-30"
 def lake(tmp_path_factory) -> LakeLayout:
     lake = LakeLayout(root=tmp_path_factory.mktemp("models") / "lake")
     generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
-    selection = UNPARTITIONED - dg.AssetSelection.groups("models") | dg.AssetSelection.assets(["models", "a_card"])
+    selection = (UNPARTITIONED - dg.AssetSelection.groups("models", "strategy")
+                 | dg.AssetSelection.assets(["models", "a_card"]))
     result = run_graph(lake, selection)
     assert result.success
     return lake

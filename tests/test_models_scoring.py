@@ -4,6 +4,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from models.grading import calibrate_registered
 from models.registry import ModelRegistry
 from models.scorecard import probability_to_points
 from models.scoring import SCORES_COLUMNS, SCORES_SCHEMA, check_scores, score_frame, scores_to_arrow
@@ -11,7 +12,8 @@ from models.strategy import load_strategy
 from models.synthetic import feature_dictionary, make_credit_data
 from models.train import train_model
 
-STRATEGY_INPUTS = ["age", "blacklist_hit", "telco_name_match", "id_verified", "inquiries_30d", "open_loans_other",
+STRATEGY_INPUTS = ["age", "blacklist_hit", "telco_name_match", "id_bureau_hit", "id_name_match", "id_number_match",
+                   "id_phone_match", "id_card_match", "inquiries_30d", "open_loans_other",
                    "bureau_tradelines", "declared_income", "current_limit", "dpd_current", "max_dpd_6m",
                    "months_on_book", "broken_promises_30d", "device_shared_customers", "graph_known_bad_share"]
 
@@ -21,7 +23,10 @@ def with_strategy_inputs(df: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     n = len(df)
     return df.assign(
         age=rng.integers(16, 70, n), blacklist_hit=(rng.random(n) < 0.02).astype(int),
-        telco_name_match=(rng.random(n) > 0.03).astype(int), id_verified=1, inquiries_30d=rng.poisson(1.5, n),
+        telco_name_match=(rng.random(n) > 0.03).astype(int), id_bureau_hit=(rng.random(n) > 0.02).astype(int),
+        id_name_match=(rng.random(n) > 0.01).astype(int), id_number_match=(rng.random(n) > 0.01).astype(int),
+        id_phone_match=(rng.random(n) > 0.03).astype(int), id_card_match=(rng.random(n) > 0.02).astype(int),
+        inquiries_30d=rng.poisson(1.5, n),
         open_loans_other=rng.poisson(2, n), bureau_tradelines=np.where(rng.random(n) < 0.1, np.nan, rng.poisson(4, n)),
         declared_income=rng.lognormal(8.5, 0.5, n).round(), current_limit=rng.choice([1000.0, 3000.0, 5000.0], n),
         dpd_current=(rng.random(n) < 0.03) * 5, max_dpd_6m=(rng.random(n) < 0.1) * 10,
@@ -37,6 +42,7 @@ def setup(tmp_path_factory):
                   feature_dictionary=feature_dictionary(df))
     for label, mt in [("a_card", "lightgbm"), ("b_card", "scorecard")]:
         v = reg.register(train_model(df, model_type=mt, label=label, **common))
+        calibrate_registered(reg, label, v, df, df["bad"])  # what training on the lake does: grades.json
         reg.set_champion(label, v)
     return df, reg, load_strategy()
 

@@ -1,5 +1,6 @@
 """The rule engine and the decision strategy on hand-made cases."""
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -91,25 +92,33 @@ def test_duplicate_rule_names_are_an_error():
 # strategy
 # ---------------------------------------------------------------------------------------------
 
+APPLICANT = dict(score=650, grade="A", age=35, blacklist_hit=0, telco_name_match=1, id_bureau_hit=1, id_name_match=1,
+                 id_number_match=1, id_phone_match=1, id_card_match=1, inquiries_30d=1, open_loans_other=1,
+                 bureau_tradelines=5, declared_income=10000.0, device_shared_customers=0, graph_known_bad_share=0.0)
+
+
 def applicants() -> pd.DataFrame:
-    """One row per case, named by customer id."""
-    rows = [
-        # id,            score, grade, age, blacklist, telco, idv, inq, loans, tradelines, income
-        ("good",          650, "A", 35, 0, 1, 1, 1, 1, 5, 10000.0),
-        ("blacklisted",   650, "A", 35, 1, 1, 1, 1, 1, 5, 10000.0),
-        ("too_young",     650, "A", 17, 0, 1, 1, 1, 1, 5, 10000.0),
-        ("name_mismatch", 650, "A", 35, 0, 0, 1, 1, 1, 5, 10000.0),
-        ("multi_lender",  650, "A", 35, 0, 1, 1, 9, 1, 5, 10000.0),
-        ("thin_file",     650, "A", 35, 0, 1, 1, 1, 1, np.nan, 10000.0),
-        ("grade_d",       565, "D", 35, 0, 1, 1, 1, 1, 5, 10000.0),
-        ("grade_e",       500, "E", 35, 0, 1, 1, 1, 1, 5, 10000.0),
-        ("grade_c_rich",  585, "C", 35, 0, 1, 1, 1, 1, 5, 90000.0),
-        ("no_income",     605, "B", 35, 0, 1, 1, 1, 1, 5, np.nan),
-        ("two_hard",      650, "A", 70, 1, 1, 1, 1, 1, 5, 10000.0),
-    ]
-    cols = ["customer_id", "score", "grade", "age", "blacklist_hit", "telco_name_match", "id_verified",
-            "inquiries_30d", "open_loans_other", "bureau_tradelines", "declared_income"]
-    df = pd.DataFrame(rows, columns=cols)
+    """One row per case, named by customer id: a clean applicant with one thing changed."""
+    cases = {
+        "good": {},
+        "blacklisted": {"blacklist_hit": 1},
+        "too_young": {"age": 17},
+        "name_mismatch": {"id_name_match": 0},
+        "card_mismatch": {"id_card_match": 0},
+        "telco_mismatch": {"telco_name_match": 0},
+        "no_hit": {"id_bureau_hit": 0, "id_name_match": np.nan, "id_number_match": np.nan,
+                   "id_phone_match": np.nan, "id_card_match": np.nan},
+        "multi_lender": {"inquiries_30d": 9},
+        "inquiries_unknown": {"inquiries_30d": np.nan},
+        "age_unknown": {"age": np.nan},
+        "thin_file": {"bureau_tradelines": np.nan},
+        "grade_d": {"score": 565, "grade": "D"},
+        "grade_e": {"score": 500, "grade": "E"},
+        "grade_c_rich": {"score": 585, "grade": "C", "declared_income": 90000.0},
+        "no_income": {"score": 605, "grade": "B", "declared_income": np.nan},
+        "two_hard": {"age": 70, "blacklist_hit": 1},
+    }
+    df = pd.DataFrame([{"customer_id": cid, **APPLICANT, **over} for cid, over in cases.items()])
     df["grade"] = df["grade"].astype("string")
     df["customer_id"] = df["customer_id"].astype("string")
     return df.set_index("customer_id", drop=False)
@@ -129,6 +138,8 @@ def test_admission_decisions_and_limits(champion_only):
     assert d["blacklisted"] == "reject" and why["blacklisted"] == "blacklist_hit" and lim["blacklisted"] == 0
     assert d["too_young"] == "reject" and why["too_young"] == "age_out_of_range"
     assert d["name_mismatch"] == "reject" and why["name_mismatch"] == "identity_mismatch"
+    assert d["card_mismatch"] == "review" and why["card_mismatch"] == "contact_mismatch"
+    assert d["telco_mismatch"] == "review" and why["telco_mismatch"] == "contact_mismatch"
     assert d["multi_lender"] == "reject" and why["multi_lender"] == "multi_lending"
     assert out["rules_fired"]["multi_lender"] == "multi_lending;inquiries_elevated"
     assert d["thin_file"] == "review" and why["thin_file"] == "thin_file" and lim["thin_file"] == 30000.0
@@ -137,8 +148,85 @@ def test_admission_decisions_and_limits(champion_only):
     assert lim["grade_c_rich"] == 50000.0                                  # 1.2 x 90,000 capped
     assert lim["no_income"] == 6000.0                                      # 2.0 x default income 3,000
     assert out["rules_fired"]["two_hard"] == "blacklist_hit;age_out_of_range"
-    assert out["rules_fired"]["good"] == ""
+    assert out["rules_fired"]["good"] == "" and out["rules_unknown"]["good"] == ""
     assert (out["arm"] == "champion").all()
+
+
+def test_missing_inputs_are_unknown_never_a_silent_pass(champion_only):
+    out = champion_only.decide("a_card", applicants())
+    d, why, unknown = out["decision"], out["reason"], out["rules_unknown"]
+    # a bureau no-hit: the identity rules cannot be checked -> review (declared on_unknown), not approve
+    assert d["no_hit"] == "review" and why["no_hit"] == "identity_mismatch_unknown"
+    assert unknown["no_hit"] == "identity_mismatch;contact_mismatch"
+    assert out["rules_fired"]["no_hit"] == "bureau_no_hit"
+    # missing bureau inquiries: multi-lending unknown -> review (the hard rule declares review)
+    assert d["inquiries_unknown"] == "review" and why["inquiries_unknown"] == "multi_lending_unknown"
+    assert unknown["inquiries_unknown"] == "multi_lending;inquiries_elevated"
+    # missing age is not "in range"
+    assert d["age_unknown"] == "review" and why["age_unknown"] == "age_out_of_range_unknown"
+    # a definite hit wins over an unknown input of the same rule (or: one factor 0 is a mismatch)
+    frame = applicants().loc[["name_mismatch"]].copy()
+    frame["id_number_match"] = np.nan
+    assert champion_only.decide("a_card", frame)["decision"].iloc[0] == "reject"
+    # the inputs of the rules that fired or were unknown are recorded
+    assert json.loads(out["rule_inputs"]["multi_lender"]) == {
+        "multi_lending": {"inquiries_30d": 9}, "inquiries_elevated": {"inquiries_30d": 9}}
+    assert json.loads(out["rule_inputs"]["age_unknown"]) == {"age_out_of_range": {"age": None}}
+    assert json.loads(out["rule_inputs"]["good"]) == {}
+
+
+def test_every_rule_declares_what_unknown_means(tmp_path):
+    config = yaml.safe_load(DEFAULT_STRATEGY_FILE.read_text())
+    del config["admission"]["hard_rules"][1]["on_unknown"]   # age_out_of_range
+    f = tmp_path / "no_unknown.yaml"
+    f.write_text(yaml.safe_dump(config))
+    with pytest.raises(RuleError, match=r"no_unknown\.yaml: admission\.hard_rules \('age_out_of_range'\).*on_unknown"):
+        load_strategy(f)
+    config["admission"]["hard_rules"][1]["on_unknown"] = "pass"
+    f.write_text(yaml.safe_dump(config))
+    with pytest.raises(RuleError, match="on_unknown must be one of"):
+        load_strategy(f)
+
+
+def application_frame() -> pd.DataFrame:
+    apps = applicants().drop(columns=["score", "grade"])
+    apps["a_card_grade"] = applicants()["grade"]
+    apps["fraud_grade"] = pd.Series("A", index=apps.index, dtype="string")
+    return apps
+
+
+def test_one_final_decision_per_application_in_the_declared_order(champion_only):
+    apps = application_frame()
+    extra = pd.DataFrame([{**APPLICANT, "customer_id": "fraud_e"}, {**APPLICANT, "customer_id": "fraud_d"},
+                          {**APPLICANT, "customer_id": "ring", "device_shared_customers": 7},
+                          {**APPLICANT, "customer_id": "bad_neighbours", "graph_known_bad_share": 0.5},
+                          {**APPLICANT, "customer_id": "fraud_e_blacklisted", "blacklist_hit": 1},
+                          {**APPLICANT, "customer_id": "fraud_d_grade_e", "grade": "E"}]).set_index("customer_id", drop=False)
+    extra["a_card_grade"] = extra.pop("grade").astype("string")
+    extra["fraud_grade"] = pd.Series(["E", "D", "A", "A", "E", "D"], index=extra.index, dtype="string")
+    extra["fraud_reason_1"] = "Many devices used in the last 7 days"
+    apps = pd.concat([apps, extra.drop(columns="score")])
+    out = champion_only.decide_applications(apps, describe={"blacklist_hit": "Blacklist listings before the application"})
+    d, stage, why = out["decision"], out["deciding_stage"], out["reason"]
+    assert len(out) == len(apps) and out["decision"].notna().all()
+    assert (d["good"], stage["good"], why["good"]) == ("approve", "a_card", "a_card_grade_A")
+    assert (d["fraud_e"], stage["fraud_e"], why["fraud_e"]) == ("reject", "fraud", "fraud_grade_E")
+    assert (d["fraud_d"], stage["fraud_d"]) == ("review", "fraud")
+    assert (d["ring"], stage["ring"], why["ring"]) == ("reject", "hard_rules", "device_ring")
+    assert (d["bad_neighbours"], why["bad_neighbours"]) == ("review", "known_bad_neighbour")
+    assert (d["fraud_e_blacklisted"], why["fraud_e_blacklisted"]) == ("reject", "blacklist_hit")  # hard rules first
+    assert (d["fraud_d_grade_e"], why["fraud_d_grade_e"]) == ("reject", "a_card_grade_E")  # a later reject beats a review
+    assert out["recommended_limit"]["fraud_e"] == 0 and out["recommended_limit"]["good"] == 30000.0
+    # adverse-action reasons: plain statements, deciding rule first, the deciding model's reasons after
+    assert out["adverse_reason_1"]["fraud_e_blacklisted"] == (
+        "Listed on the internal, industry or court-enforcement blacklist (Blacklist listings before the application: 1)")
+    assert out["adverse_reason_1"]["fraud_e"] == "Fraud risk score in grade E, which the strategy does not approve outright"
+    assert out["adverse_reason_2"]["fraud_e"] == "Many devices used in the last 7 days"
+    assert out["adverse_reason_1"]["no_hit"].startswith("Could not be checked: Name or national id")
+    assert pd.isna(out["adverse_reason_1"]["good"])
+    reasons = out[[f"adverse_reason_{i}" for i in range(1, 5)]]
+    assert (reasons.notna().sum(axis=1) <= 4).all()
+    assert reasons.loc[out["decision"] != "approve"].notna().any(axis=1).all()  # every decline / review explained
 
 
 def accounts() -> pd.DataFrame:
@@ -152,6 +240,8 @@ def accounts() -> pd.DataFrame:
         ("cut_inq",      "B", 5000.0, 10000.0, 0, 0, 9, 12),
         ("freeze",       "E", 5000.0, 10000.0, 0, 0, 0, 12),
         ("past_due",     "A", 5000.0, 10000.0, 3, 3, 0, 12),
+        ("no_history",   "A", 5000.0, 10000.0, 0, np.nan, 0, 12),  # nothing due in 6 months: unknown, no raise
+        ("inq_unknown",  "C", 5000.0, 10000.0, 0, 0, np.nan, 12),  # cut rule unknown: declared skip
     ]
     df = pd.DataFrame(rows, columns=["customer_id", "grade", "current_limit", "declared_income", "dpd_current",
                                      "max_dpd_6m", "inquiries_30d", "months_on_book"])
@@ -177,6 +267,8 @@ def test_low_and_grow_limit_management(champion_only):
     # first match wins; the "why" lists every action rule that matched
     assert out["rules_fired"]["freeze"] == "freeze_high_risk"
     assert out["rules_fired"]["cut_inq"] == "cut_deteriorating"
+    assert d["no_history"] == "keep" and out["rules_unknown"]["no_history"] == "raise_good_repayer"
+    assert d["inq_unknown"] == "keep" and out["rules_unknown"]["inq_unknown"] == "cut_deteriorating;raise_good_repayer"
 
 
 def test_collections_and_fraud(champion_only):
@@ -196,7 +288,9 @@ def test_collections_and_fraud(champion_only):
 def test_grades_from_cutoffs():
     cut = {"A": 620, "B": 600, "C": 580, "D": 560}
     assert list(assign_grade([700, 620, 619, 600, 580, 560, 559, 0], cut)) == ["A", "A", "B", "B", "C", "D", "E", "E"]
-    assert list(load_strategy().assign_grade("a_card", [630, 540])) == ["A", "E"]
+    assert list(load_strategy().assign_grade("a_card", [630, 540], cut)) == ["A", "E"]
+    with pytest.raises(RuleError, match="grades are targets"):     # shipped grades are targets: no guessed cut-offs
+        load_strategy().assign_grade("a_card", [630])
 
 
 def test_champion_challenger_split_is_deterministic_by_customer_hash():
@@ -234,6 +328,10 @@ def test_strategy_file_errors_name_the_file_and_field(tmp_path):
     f.write_text(yaml.safe_dump(bad))
     with pytest.raises(RuleError, match=r"bad_rules\.yaml: grades\.a_card"):
         load_strategy(f)
+    bad["grades"]["a_card"] = {"target": "population_share", "A": 0.5, "B": 0.5, "C": 0.1, "D": 0.1, "E": 0.1}
+    f.write_text(yaml.safe_dump(bad))
+    with pytest.raises(RuleError, match=r"bad_rules\.yaml: grades\.a_card: grade shares must add up to 1"):
+        load_strategy(f)
     f.write_text("grades: [1, 2\n")
     with pytest.raises(RuleError, match="not valid YAML"):
         load_strategy(f)
@@ -241,6 +339,18 @@ def test_strategy_file_errors_name_the_file_and_field(tmp_path):
     st = load_strategy()
     with pytest.raises(RuleError, match=r"decision_rules\.yaml: admission\.hard_rules: rule 'blacklist_hit'"):
         st.decide("a_card", applicants().drop(columns="blacklist_hit"))
+
+
+def test_candidate_extends_the_champion_and_has_its_own_version(tmp_path):
+    champ = load_strategy()
+    cand = load_strategy(DEFAULT_STRATEGY_FILE.parent / "candidates" / "stricter_multi_lending.yaml")
+    assert cand.params["max_inquiries_30d"] == 4 and cand.params["min_age"] == champ.params["min_age"]
+    assert cand.version != champ.version and len(champ.version) == 12
+    assert load_strategy().version == champ.version                       # content hash: stable
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(RuleError, match="cycle"):
+        load_strategy(tmp_path / "a.yaml")
 
 
 def test_shipped_strategy_loads():

@@ -21,7 +21,7 @@ def world(tmp_path_factory):
     lake = LakeLayout(root=tmp_path_factory.mktemp("world") / "lake")
     generate_world(lake.landing, lake.truth, customers=600, months=8, seed=11)
     # An 8-month world has too few matured loans to train on: models are tested in test_model_assets.
-    first = run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models"))
+    first = run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models", "strategy"))
     return lake, first
 
 
