@@ -22,6 +22,7 @@ A partner reads a partition only when its manifest exists and checks each file's
 """
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -50,6 +51,7 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 CONTENT_TYPES = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 
+CHAMPION_MODEL = "champion"  # spec model.name: the model batch scoring used for the label
 ChampionResolver = Callable[[str, str], "str | None"]  # (model_name, label) -> champion version or None
 
 
@@ -130,6 +132,19 @@ def _open_scores(con: duckdb.DuckDBPyConnection, scores, business_date: date, la
     validate_scores_schema(pq.read_schema(path), str(path))
     con.execute(f"CREATE VIEW scores AS SELECT * FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')")
     return str(path)
+
+
+def resolve_champion_model(con, spec: ExportSpec, business_date: date) -> ExportSpec:
+    """model.name 'champion': the one model whose scores the day holds for the label (batch scoring uses
+    the label's champion, whichever model type won), so a spec need not follow the champion's type."""
+    if spec.model_name != CHAMPION_MODEL:
+        return spec
+    names = [r[0] for r in con.execute("SELECT DISTINCT model_name FROM scores WHERE label = ? ORDER BY 1",
+                                       [spec.label]).fetchall()]
+    if len(names) != 1:
+        raise spec.error("model.name", f"'champion' needs exactly one '{spec.label}' model in the scores of "
+                                       f"{business_date}; they hold {', '.join(names) or 'none'}")
+    return dataclasses.replace(spec, model_name=names[0])
 
 
 def resolve_model_version(con, spec: ExportSpec, business_date: date, champion_version: ChampionResolver | None) -> str:
@@ -242,6 +257,7 @@ def export_partition(
         dates = [r[0] for r in con.execute("SELECT DISTINCT business_date FROM scores").fetchall()]
         if any(d != day for d in dates):
             raise ExportError(f"{source} holds business dates {sorted(map(str, dates))}, expected only {day}")
+        spec = resolve_champion_model(con, spec, day)
         version = resolve_model_version(con, spec, day, champion_version)
         bucket = spec.bucket
         try:

@@ -267,7 +267,9 @@ def test_round_trip_all_partners_through_s3(scores, specs, s3_client, s3_bucket)
         manifest, table, keys = partner_download(s3_client, s3_bucket, spec)
         assert manifest == result.manifest
         assert (manifest["partner_id"], manifest["business_date"]) == (spec.partner_id, DAY)
-        assert manifest["model"] == {"name": spec.model_name, "version": "v0001", "label": spec.label}
+        # The shipped specs follow the champion: the manifest names the model that scored (here <label>_lightgbm).
+        assert spec.model_name == "champion"
+        assert manifest["model"] == {"name": f"{spec.label}_lightgbm", "version": "v0001", "label": spec.label}
         assert {"created_at", "columns", "files", "row_count"} <= set(manifest)
         assert [c["name"] for c in manifest["columns"]] == [c.name for c in spec.columns]
         assert all(set(f) == {"name", "rows", "bytes", "sha256"} and "/" not in f["name"] for f in manifest["files"])
@@ -478,3 +480,20 @@ def test_local_folder_default_same_layout_and_files(scores, tmp_path, monkeypatc
     with pytest.raises(SpecError, match="destination.bucket"):
         export(load_specs()[0], missing, scores)
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_champion_model_name_follows_the_one_model_scoring_the_label(specs):
+    from exports.exporter import resolve_champion_model
+
+    con = duckdb.connect()
+    con.execute("CREATE VIEW scores AS SELECT * FROM (VALUES ('a_card', 'a_card_scorecard'), ('b_card', 'b_card_lightgbm'))"
+                " t(label, model_name)")
+    follows = dataclasses.replace(specs["PB01"], model_name="champion")
+    assert resolve_champion_model(con, follows, "2026-09-30").model_name == "a_card_scorecard"
+    pinned = dataclasses.replace(specs["PB01"], model_name="a_card_lightgbm")
+    assert resolve_champion_model(con, pinned, "2026-09-30") is pinned  # a pinned name is never switched
+    con.execute("CREATE OR REPLACE VIEW scores AS SELECT * FROM (VALUES ('a_card', 'a_card_scorecard'), "
+                "('a_card', 'a_card_lightgbm')) t(label, model_name)")
+    with pytest.raises(SpecError, match="exactly one 'a_card' model") as err:
+        resolve_champion_model(con, follows, "2026-09-30")
+    assert err.value.field == "model.name"

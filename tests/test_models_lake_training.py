@@ -25,7 +25,7 @@ MAX_ROWS = 4000  # keeps four labels x two model types affordable on two cores
 
 def build(lake: LakeLayout) -> None:
     generate_world(lake.landing, lake.truth, customers=3000, months=24, seed=42, log=None)
-    run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models"))  # marts, labels, features
+    run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models", "strategy"))  # marts, labels, features
     assert lake.labels.exists() and lake.feature_spine.exists()
 
 
