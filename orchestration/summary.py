@@ -17,7 +17,7 @@ def layer_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
         "WHERE table_catalog = current_database() AND table_schema NOT IN ('main', 'information_schema') "
         "ORDER BY table_schema, table_name"
     ).fetchall()
-    return [(s, t, con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0]) for s, t in tables]
+    return [(s, t, con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchall()[0][0]) for s, t in tables]
 
 
 def quarantine_reasons(con: duckdb.DuckDBPyConnection, tables: list[str]) -> list[tuple[str, str, int]]:
