@@ -24,7 +24,7 @@ per_loan as (
     group by loan_id
 ),
 top_cat as (
-    -- ties in amount go to the first category by name, so the mart is the same on every run
+    -- ties in amount are broken by category name, so the mart is the same on every run
     select loan_id, arg_max(spend_category, (amount, spend_category)) as top_category, max(amount) as top_category_amount
     from (select loan_id, spend_category, sum(flow_amount) as amount from w group by all)
     group by loan_id
