@@ -5,20 +5,22 @@
 -- fund_usage_flag_mismatch); flag_reasons lists every indicator raised, mismatch included.
 -- Shares of principal are capped at 1 (the borrower may also spend own money through the same account).
 {{ config(materialized='external') }}
+-- amounts are summed as exact decimals (then read back as double): a floating-point sum depends on the order
+-- DuckDB's threads add rows up, and the mart must be the same on every run
 with w as (
-    select * from {{ ref('fund_usage_flows') }} where in_window
+    select *, flow_amount::decimal(18, 2) as amount_exact from {{ ref('fund_usage_flows') }} where in_window
 ),
 per_loan as (
     select
         loan_id,
         count(*) as flows,
-        sum(flow_amount) as traced_amount,
-        coalesce(sum(flow_amount) filter (where is_prohibited), 0) as prohibited_amount,
-        coalesce(sum(flow_amount) filter (where prohibited_group = 'securities_investment'), 0) as securities_amount,
-        coalesce(sum(flow_amount) filter (where prohibited_group = 'gambling'), 0) as gambling_amount,
-        coalesce(sum(flow_amount) filter (where prohibited_group = 'real_estate'), 0) as real_estate_amount,
-        coalesce(sum(flow_amount) filter (where spend_category = 'cash_transfer'), 0) as cash_transfer_amount,
-        coalesce(sum(flow_amount) filter (where matches_purpose), 0) as purpose_matched_amount,
+        sum(amount_exact)::double as traced_amount,
+        coalesce((sum(amount_exact) filter (where is_prohibited))::double, 0) as prohibited_amount,
+        coalesce((sum(amount_exact) filter (where prohibited_group = 'securities_investment'))::double, 0) as securities_amount,
+        coalesce((sum(amount_exact) filter (where prohibited_group = 'gambling'))::double, 0) as gambling_amount,
+        coalesce((sum(amount_exact) filter (where prohibited_group = 'real_estate'))::double, 0) as real_estate_amount,
+        coalesce((sum(amount_exact) filter (where spend_category = 'cash_transfer'))::double, 0) as cash_transfer_amount,
+        coalesce((sum(amount_exact) filter (where matches_purpose))::double, 0) as purpose_matched_amount,
         min(days_after_drawdown) as first_flow_days
     from w
     group by loan_id
@@ -26,7 +28,7 @@ per_loan as (
 top_cat as (
     -- ties in amount are broken by category name, so the mart is the same on every run
     select loan_id, arg_max(spend_category, (amount, spend_category)) as top_category, max(amount) as top_category_amount
-    from (select loan_id, spend_category, sum(flow_amount) as amount from w group by all)
+    from (select loan_id, spend_category, sum(amount_exact)::double as amount from w group by all)
     group by loan_id
 ),
 base as (
