@@ -72,40 +72,11 @@ def lightgbm_selection(spec_defaults: dict, n_bads: int) -> dict:
     return cfg
 
 
+# The champion is chosen on the in-time cross-validation each model type runs anyway (train_model's
+# validation="cv"): the same stratified folds (seed 42) for LightGBM and the scorecard. LightGBM's figure
+# is the chosen candidate's mean fold AUC, the scorecard's that of its WoE recipe refitted per fold; the
+# OOT window is never used to choose.
 CV_FOLDS = 4
-
-
-def in_time_cv_auc(frame: pd.DataFrame, result, folds: int = CV_FOLDS, seed: int = 42) -> list[float]:
-    """AUC of each fold of a stratified k-fold over the in-time window, refitting the model type with the
-    features and parameters it was trained with. The in-time validation sample alone holds a few dozen bads
-    in a small world (and LightGBM early-stops on it), so the champion is chosen on this instead."""
-    from sklearn.model_selection import StratifiedKFold, train_test_split
-
-    from models.metrics import auc
-
-    oot_start = (result.split or {}).get("oot_start")
-    intime = frame[frame["target"].notna()]
-    if oot_start is not None:
-        intime = intime[pd.to_datetime(intime["obs_month"]) < pd.to_datetime(oot_start)]
-    X, y = intime[list(result.features)].reset_index(drop=True), intime["target"].to_numpy(dtype=int)
-    n_splits = int(min(folds, y.sum(), len(y) - y.sum()))
-    if n_splits < 2:
-        return []
-    out = []
-    for fit_idx, test_idx in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(X, y):
-        if result.model_type == "lightgbm":
-            from models.gbm import train_gbm
-
-            tr, es = train_test_split(fit_idx, test_size=0.2, stratify=y[fit_idx], random_state=seed)
-            params = dict(getattr(result.model, "params", {}) or {})
-            model = train_gbm(X.iloc[tr], y[tr], X.iloc[es], y[es], params=params, seed=seed)
-        else:
-            from models.scorecard import train_scorecard
-
-            p = {k: v for k, v in (result.params or {}).items() if k in ("C", "monotonic_trend", "binning_params") and v is not None}
-            model = train_scorecard(X.iloc[fit_idx], y[fit_idx], **p)
-        out.append(float(auc(y[test_idx], model.predict_proba(X.iloc[test_idx]))))
-    return out
 
 
 def choose_best(results: dict[str, dict], metric: str) -> str:
@@ -140,13 +111,13 @@ def train_label(layout: LakeLayout, label: str, log=print) -> dict:
         select = lightgbm_selection(defaults, n_bads) if model_type == "lightgbm" else True
         result = train_model(
             frame, target="target", time_column="obs_month", model_type=model_type, label=label,
-            split={"oot_fraction": float(defaults["oot_fraction"])},
+            split={"oot_fraction": float(defaults["oot_fraction"]), "gap_periods": int(spec.get("gap_months", 0))},
             oracle_column="oracle_pd" if oracle is not None else None,
             id_columns=("obs_id", "customer_id"), exclude=("obs_at", "first_loan_id"),
-            feature_dictionary=feature_dictionary(), select=select, n_jobs=2,
+            feature_dictionary=feature_dictionary(), select=select, n_jobs=2, cv_folds=CV_FOLDS,
         )
-        folds = in_time_cv_auc(frame, result)
-        cv = {"cv_auc": float(np.mean(folds)) if folds else None, "cv_auc_folds": folds, "cv_folds": len(folds),
+        folds = list(result.metrics.get("auc_cv_folds") or [])
+        cv = {"cv_auc": result.metrics.get("auc_cv"), "cv_auc_folds": folds, "cv_folds": len(folds),
               "sample_max_rows": int(spec.get("max_rows", defaults["max_rows"]))}  # to re-draw the same rows
         version = reg.register(result, label=label, model_name=f"{label}_{model_type}", extra_metrics=cv)
         calibrate_registered(reg, label, version, frame, obs["target"])  # grade cut-offs from the strategy targets

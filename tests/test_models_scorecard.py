@@ -103,6 +103,36 @@ def test_u_shaped_effect_is_not_flattened():
         X, y, ["age"], binning_params={"monotonic_trend": "auto_asc_desc"}).iloc[0]
 
 
+def test_shaped_binning_is_skipped_only_when_it_cannot_win(monkeypatch):
+    """The pre-bins' IV bounds any shaped binning of them: the shortcut gives the same bins as
+    always fitting both shapes, and skips the second fit for a monotone feature."""
+    from models import _optb
+
+    X, y = _u_shaped()
+    rng = np.random.default_rng(5)
+    linear = rng.normal(size=len(y))
+    y_lin = (rng.random(len(y)) < 1 / (1 + np.exp(2.2 - 0.8 * linear))).astype(int)
+    params = {"max_n_prebins": 20, "min_prebin_size": 0.02, "min_bin_size": 0.03}
+    calls = []
+    real = _optb.fit_optimal_binning
+
+    def counting(x, y, name, **kw):
+        calls.append(kw.get("monotonic_trend"))
+        return real(x, y, name, **kw)
+
+    monkeypatch.setattr(_optb, "fit_optimal_binning", counting)
+    for x, target, shaped_wins in ((X["age"].to_numpy(), y, True), (linear, y_lin, False)):
+        calls.clear()
+        got = _optb.fit_optimal_binning(x, target, "f", monotonic_trend="auto_significant", **params)
+        mono = real(x, target, "f", monotonic_trend="auto_asc_desc", **params)
+        shaped = real(x, target, "f", monotonic_trend="auto_heuristic", **params)
+        iv_m, iv_s = _optb.information_value(mono), _optb.information_value(shaped)
+        assert _optb.shaped_iv_bound(mono) >= iv_s - 1e-12          # the bound holds
+        assert (iv_s >= iv_m + 0.02 and iv_s >= 1.5 * iv_m) == shaped_wins
+        np.testing.assert_array_equal(got.splits, (shaped if shaped_wins else mono).splits)
+        assert ("auto_heuristic" in calls) == shaped_wins            # skipped when it cannot win
+
+
 def test_special_codes_are_detected_and_binned_on_their_own():
     from models.scorecard import detect_special_codes
 

@@ -56,6 +56,16 @@ def test_time_split_windows(world):
         split_frame(world.assign(month=pd.Timestamp("2024-01-01")), "bad", "month", Split())
 
 
+def test_gap_leaves_the_latest_in_time_periods_out_of_training():
+    months = pd.Series(pd.date_range("2024-01-01", periods=12, freq="MS")).repeat(20).reset_index(drop=True)
+    frame = pd.DataFrame({"month": months, "bad": np.tile([0, 1], len(months) // 2)})
+    tr, va, oo, info = split_frame(frame, "bad", "month", Split(oot_start="2024-10-01", gap_periods=3), holdout=False)
+    assert months.iloc[tr].max() == pd.Timestamp("2024-06-01") and info["oot_start"] == pd.Timestamp("2024-10-01")
+    assert len(va) == 0 and months.iloc[oo].min() == pd.Timestamp("2024-10-01")
+    with pytest.raises(ValueError, match="gap_periods=9 leaves no in-time period"):
+        split_frame(frame, "bad", "month", Split(oot_start="2024-10-01", gap_periods=9))
+
+
 def test_small_frame_in_a_few_lines():
     df = make_credit_data(3000, 20, n_informative=6, seed=9)
     df.loc[df.index[:50], "bad"] = np.nan          # unlabelled rows (immature performance) are dropped
