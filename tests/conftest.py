@@ -24,3 +24,25 @@ def dask_client():
     finally:
         client.close()
         cluster.close()
+
+
+def _build_a_card_world(lake) -> None:
+    import dagster as dg
+
+    from orchestration.definitions import unpartitioned
+    from simulator import generate_world
+    from tests.lakehelpers import run_graph
+
+    generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
+    # the strategy backtest needs every decision model's champion: not part of this world
+    selection = unpartitioned - dg.AssetSelection.groups("models", "strategy") | dg.AssetSelection.assets(["models", "a_card"])
+    assert run_graph(lake, selection).success
+
+
+@pytest.fixture(scope="session")
+def a_card_world(tmp_path_factory):
+    """A 3,000-customer, 14-month world through the marts, features and a trained A-card, built once per test
+    session (across xdist workers). Read-only: a test that adds to it takes `tests.lakehelpers.copy_lake`."""
+    from tests.lakehelpers import shared_lake
+
+    return shared_lake(tmp_path_factory, "a_card_world", _build_a_card_world)

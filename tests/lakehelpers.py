@@ -83,6 +83,17 @@ def run_graph(lake: LakeLayout, selection, partition_key: str | None = None, rai
     return job.execute_in_process(partition_key=partition_key, raise_on_error=raise_on_error)
 
 
+def copy_lake(lake: LakeLayout, root: Path) -> LakeLayout:
+    """A private copy of a (shared, read-only) local lake, its catalog views pointed at the copy's files: for
+    tests that add to the lake (retrain, register, score) without touching the shared build."""
+    from lake.catalog import rebuild_catalog
+
+    shutil.copytree(lake.root, root)
+    copy = LakeLayout(root=root)
+    rebuild_catalog(copy)
+    return copy
+
+
 def shared_lake(tmp_path_factory, name: str, build) -> LakeLayout:
     """Build a lake once per test session even under pytest-xdist: workers share the parent of their base
     temp dirs, and a file lock makes the second worker wait for (and reuse) the first one's build."""
