@@ -46,3 +46,65 @@ def a_card_world(tmp_path_factory):
     from tests.lakehelpers import shared_lake
 
     return shared_lake(tmp_path_factory, "a_card_world", _build_a_card_world)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
+
+
+@pytest.fixture
+def dashboard_in_browser():
+    """Open the dashboards in headless Chromium: `with dashboard_in_browser(lake_root) as (page, base_url): ...`
+    starts `streamlit run dashboards/app.py` on a free loopback port against that lake, waits for its health
+    check, and stops both afterwards. Skips the test where Chromium is not installed."""
+    import contextlib
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from lake.layout import REPO_ROOT
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Debian's chromium ({CHROMIUM}) is not installed: apt-get install -y chromium")
+
+    @contextlib.contextmanager
+    def open_app(lake_root, viewport=(1500, 1000)):
+        from playwright.sync_api import sync_playwright
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.port",
+             str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            env={**os.environ, "LAKE_ROOT": str(lake_root)}, cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    assert server.poll() is None and time.time() < deadline, "streamlit did not start"
+                    time.sleep(0.2)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run"])
+                try:
+                    yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}), base_url
+                finally:
+                    browser.close()
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    return open_app
