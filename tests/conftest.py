@@ -48,6 +48,32 @@ def a_card_world(tmp_path_factory):
     return shared_lake(tmp_path_factory, "a_card_world", _build_a_card_world)
 
 
+def _build_trained_world(lake) -> None:
+    import dagster as dg
+
+    from models import lake_training
+    from orchestration.definitions import unpartitioned
+    from simulator import generate_world
+    from tests.lakehelpers import LABELS, run_graph, small_training
+
+    generate_world(lake.landing, lake.truth, customers=3000, months=24, seed=42, log=None)
+    assert run_graph(lake, unpartitioned - dg.AssetSelection.groups("models", "strategy")).success
+    with pytest.MonkeyPatch.context() as mp:
+        small_training(mp)
+        for label in LABELS:
+            lake_training.train_label(lake, label, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def trained_world(tmp_path_factory):
+    """A 3,000-customer, 24-month world through the marts, labels and features, with every label trained once
+    (LightGBM + scorecard, `tests.lakehelpers.small_training`), built once per test session (across xdist
+    workers). Read-only: a test module works on its own `tests.lakehelpers.copy_lake`."""
+    from tests.lakehelpers import shared_lake
+
+    return shared_lake(tmp_path_factory, "trained_world", _build_trained_world)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
 
 
