@@ -318,7 +318,7 @@ BASE_PARAMS: dict[str, Any] = {
 }
 
 
-SINGLE_THREAD_CELLS = 250_000     # rows x features below which one thread is faster (thread sync dominates)
+SINGLE_THREAD_CELLS = 50_000      # rows x features below which one thread is faster (thread sync dominates)
 
 
 def candidate_grid(n_rows: int, n_features: int = 1, threads: int = 2) -> list[dict[str, Any]]:
