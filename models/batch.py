@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
+from lake import storage
 from lake.layout import LakeLayout, business_date_text
 from lake.scores import conform_scores_table
 from models.lake_inputs import SPECS_DIR, ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
@@ -109,7 +108,7 @@ def population_observations(layout: LakeLayout, label: str, business_date: str) 
             month_end AS (SELECT max(obs_date) AS d FROM spine WHERE is_month_end AND obs_date <= DATE '{bd}')
             SELECT obs_id, customer_id, obs_at, application_id, dpd_at_obs FROM spine, month_end
             WHERE is_month_end AND obs_date = month_end.d AND ({pop['where']})"""
-    return duckdb.sql(f"""
+    return storage.connect(layout.root).sql(f"""
         WITH obs AS ({obs_sql}),
         partner AS (
             SELECT customer_id, arg_max(partner_id, disbursed_date) AS partner_id FROM read_parquet('{loans}')
@@ -235,8 +234,5 @@ def _scores_arrow(scored: pd.DataFrame) -> pa.Table:
     return scores_to_arrow(scored)
 
 
-def _write_atomic(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(target)
+def _write_atomic(table: pa.Table, target) -> None:
+    storage.write_parquet(table, target)  # whole file: temporary name + rename locally, one PUT on S3

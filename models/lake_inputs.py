@@ -4,12 +4,12 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import yaml
 
 from features.catalog import KEY_COLUMNS, catalog
 from features.docs import DICTIONARY_CSV
+from lake import storage
 from lake.layout import LakeLayout
 from models.registry import ModelRegistry
 
@@ -41,7 +41,7 @@ def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | No
     """Every family table's features for the given observations, one row per obs_id (same order), families
     in catalog order and columns sorted by name, so the same lake always gives the same frame.
     Families are read one at a time with a semi-join, so only the needed rows are materialised."""
-    con = duckdb.connect()
+    con = storage.connect(layout.root)
     con.register("wanted", obs[["obs_id"]])
     frames = [obs.reset_index(drop=True)]
     wanted_columns = None if columns is None else set(columns)
@@ -50,7 +50,7 @@ def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | No
         if wanted_columns is None:
             select = f"f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')})"
         else:  # only the named features (e.g. a model's own), much less to read
-            have = [n for n in duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path.as_posix()}')").df()["column_name"]
+            have = [n for n in con.sql(f"DESCRIBE SELECT * FROM read_parquet('{path.as_posix()}')").df()["column_name"]
                     if n in wanted_columns]
             if not have:
                 continue
