@@ -97,7 +97,10 @@ def dbt_filesystems(path: LakePath) -> list[dict]:
 
 
 def mtime(path: LakePath) -> float:
-    """Modification time (seconds) of a file, 0.0 when it does not exist: part of cache keys."""
+    """Modification time (seconds) of a file, 0.0 when it does not exist: part of cache keys. For a folder on
+    S3 (a prefix has no time of its own), the newest of its files."""
+    if is_remote(path) and path.is_dir():
+        return max((mtime(p) for p in path.iterdir()), default=0.0)
     try:
         return float(path.stat().st_mtime)
     except (FileNotFoundError, OSError):
@@ -113,6 +116,13 @@ def mtime_ns(path: LakePath) -> int:
 def sql_string(value: str | os.PathLike) -> str:
     """A path as a SQL string literal (for DDL, where DuckDB takes no bound parameters)."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def parquet_source(path: LakePath) -> str:
+    """What DuckDB's ``read_parquet`` takes for a Parquet dataset of the lake: the file itself, or
+    ``<folder>/*.parquet`` for a folder of part files (DuckDB reads a bare folder only on a local disk; through
+    fsspec it needs the glob; the folder's ``_manifest.json`` and ``_fingerprints.arrow`` do not match it)."""
+    return f"{path}/*.parquet" if path.is_dir() else str(path)
 
 
 def read_parquet(path: LakePath, **kwargs):

@@ -46,16 +46,16 @@ def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | No
     frames = [obs.reset_index(drop=True)]
     wanted_columns = None if columns is None else set(columns)
     for table in catalog().tables:
-        path = layout.feature_table(table)
+        path = storage.parquet_source(layout.feature_table(table))  # one file or a folder of shard parts
         if wanted_columns is None:
             select = f"f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')})"
         else:  # only the named features (e.g. a model's own), much less to read
-            have = [n for n in con.sql(f"DESCRIBE SELECT * FROM read_parquet('{path.as_posix()}')").df()["column_name"]
+            have = [n for n in con.sql(f"DESCRIBE SELECT * FROM read_parquet({storage.sql_string(path)})").df()["column_name"]
                     if n in wanted_columns]
             if not have:
                 continue
             select = ", ".join(["f.obs_id", *(f'f."{n}"' for n in have)])
-        part = con.sql(f"SELECT {select} FROM read_parquet('{path.as_posix()}') f SEMI JOIN wanted USING (obs_id)").df()
+        part = con.sql(f"SELECT {select} FROM read_parquet({storage.sql_string(path)}) f SEMI JOIN wanted USING (obs_id)").df()
         part = part.set_index("obs_id").reindex(obs["obs_id"].to_numpy())
         part = part[sorted(part.columns)]  # a stable column order whatever order the file was written in
         num = part.select_dtypes(include=["number", "bool"]).columns
