@@ -51,7 +51,7 @@ def test_sharded_feature_table_publishes_on_s3_as_locally(s3_lake, s3_client, tm
     from features.shards import build_family_table, parquet_files, read_family_table, read_manifest
     from features.testing import random_orders_world
 
-    spine, orders = random_orders_world(customers=40, days=120, seed=5)
+    spine, orders = random_orders_world(customers=16, days=90, seed=5)
 
     def build(location, n, **kw):
         con = duckdb.connect()
@@ -87,7 +87,8 @@ def trained():
     from models.train import train_model
 
     data = make_credit_data(1500, 14, n_informative=4, seed=3)
-    return data, train_model(data, "bad", time_column="month", model_type="lightgbm", label="a_card", select=False)
+    return data, train_model(data, "bad", time_column="month", model_type="lightgbm", label="a_card", select=False,
+                             params={"n_estimators": 20})
 
 
 def test_registry_on_s3(s3_lake, s3_client, trained):  # noqa: F811
