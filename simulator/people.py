@@ -22,14 +22,6 @@ LOG_INC_MU, LOG_INC_SD = 8.17, 0.525
 EDU_CUTS = np.array([-1.26, -0.22, 0.48, 1.77])  # quantiles giving catalog.EDUCATION_SHARES
 
 
-
-def device_ids(n: int, seed: int) -> pa.StringArray:
-    """16 hex characters per device. One in ~2,000 such ids would be all digits, which the lake's contracts
-    rightly quarantine as a misplaced bank-card number (pii_guard: whole_value): those get an 'a' up front."""
-    ids = hex_ids(np.arange(n), 16, seed)
-    digits = pc.match_substring_regex(ids, "^[0-9]+$")
-    return pc.if_else(digits, pc.binary_join_element_wise("a", pc.utf8_slice_codeunits(ids, 1), ""), ids)
-
 def _rings(rng, n):
     """Fraud rings of 3-15 members covering ~1.5% of customers (at least one ring if n >= 50)."""
     ring = np.full(n, -1, dtype=np.int32)
@@ -286,7 +278,7 @@ def _network(rng, p, c):
     change[np.arange(DMAX - 1)[None, :] >= (ndev - 1)[:, None]] = np.iinfo(np.int64).max
     c.update(dev=dev, ndev=ndev, dev_change=change, n_dev_total=n_dev_total, wifi=wifi,
              home_ip=home_ip, home_lat=lat, home_lon=lon)
-    c["device_ids"] = device_ids(n_dev_total, p.seed)
+    c["device_ids"] = hex_ids(np.arange(n_dev_total), 16, p.seed)
     n_wifi = n + 2 * max(n_rings, 1) + 2
     c["n_wifi"] = n_wifi
 
