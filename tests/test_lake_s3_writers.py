@@ -130,3 +130,23 @@ def test_exports_into_an_s3_lake(s3_lake, s3_client):  # noqa: F811
         store.put("partner", "../other/x", b"")
     with pytest.raises(StorageError, match="does not exist"):
         store.get("partner", "p/missing.csv")
+
+
+def test_backtest_history_and_scores_files_on_s3(s3_lake):
+    """The strategy backtest's history (and its grades) and a day's scores are whole objects on S3, read back
+    as written (the full graph, with the models these need, is `make materialize`: README "Lake on S3")."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from models import backtest, batch
+
+    history = pd.DataFrame({"obs_id": [1, 2, 3], "a_card_score": [610.0, 540.0, 702.0], "bad": [0, 1, 0]})
+    backtest._write(history, s3_lake.backtest_history)
+    storage.write_text(s3_lake.backtest_history_grades, '{"a_card": null}')
+    got, grades = backtest.read_history(s3_lake)
+    pd.testing.assert_frame_equal(got, history)
+    assert grades == {"a_card": None}
+    scores = pa.table({"obs_id": [1, 2], "score": [600, 640]})
+    batch._write_atomic(scores, s3_lake.scores_file("2026-09-30"))
+    assert s3_lake.scores_files() == [s3_lake.scores_file("2026-09-30")]
+    assert storage.read_parquet(s3_lake.scores_file("2026-09-30")).equals(scores)
