@@ -150,3 +150,44 @@ def test_backtest_history_and_scores_files_on_s3(s3_lake):
     batch._write_atomic(scores, s3_lake.scores_file("2026-09-30"))
     assert s3_lake.scores_files() == [s3_lake.scores_file("2026-09-30")]
     assert storage.read_parquet(s3_lake.scores_file("2026-09-30")).equals(scores)
+
+
+def test_ingest_from_s3_fetches_new_files_once_and_keeps_the_local_rules(s3_lake, monkeypatch, tmp_path):
+    """Ingest on an S3 lake: landed files fetched together into a temporary folder and read like local ones;
+    a second run fetches nothing (name, size and time match the log); a changed re-delivery under a known
+    name is still a conflict (it is fetched and hashed); bronze equals the same files ingested locally."""
+    from lake.contracts import load_contracts
+    from orchestration.ingest.pipeline import ingest_table
+
+    contract = load_contracts()["drawdowns"]
+    header = ("loan_id,line_id,customer_id,drawdown_at,amount,term_months,annual_rate,declared_purpose,partner_id,"
+              "product,channel\n")
+    row = "L{0},LN1,C1,2026-09-0{0} 10:00:00,1000,6,0.18,travel,PB01,revolving,app\n"
+    files = {f"drawdowns_2026090{d}.csv": header + row.format(d) for d in (1, 2, 3)}
+    local = LakeLayout(root=tmp_path / "local")
+    for name, text in files.items():
+        for lake in (s3_lake, local):
+            storage.write_text(contract.landing_dir(lake.landing) / name, text)
+    calls = []  # files per fetch from S3
+    fs = storage.filesystem(s3_lake.root)  # fsspec caches it: the one the ingest uses
+    real_get = fs.get
+    monkeypatch.setattr(fs, "get", lambda rpath, lpath, **k: (calls.append(len(rpath)), real_get(rpath, lpath, **k))[1])
+
+    def ingest(lake):
+        return ingest_table(contract, lake, "test-key", progress=lambda _: None)
+
+    first = ingest(s3_lake)
+    assert first.conserved and first.bronze == 3 and calls == [3]  # three files, one concurrent fetch
+    ingest(local)
+
+    def bronze(lake):
+        files = storage.sql_string(storage.parquet_source(lake.bronze_dir("drawdowns")))
+        return storage.connect(lake.root).sql(f"SELECT * EXCLUDE (_ingested_at, _batch_id) FROM read_parquet({files}) "
+                                              "ORDER BY loan_id").fetchall()
+
+    assert bronze(s3_lake) == bronze(local)
+    again = ingest(s3_lake)
+    assert again.batch_id is None and again.skipped_files == 3 and calls == [3]  # nothing fetched the second time
+    storage.write_text(contract.landing_dir(s3_lake.landing) / "drawdowns_20260902.csv", header + row.format(2) + row.format(4))
+    changed = ingest(s3_lake)
+    assert calls == [3, 1] and [f.status for f in changed.files] == ["conflict"] and changed.bronze == 0
