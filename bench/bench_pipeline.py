@@ -2,14 +2,16 @@
 
     python bench/bench_pipeline.py --customers 20000             # a fresh lake in /tmp/pipeline_bench_20000
     python bench/bench_pipeline.py --customers 100000 --skip-training   # scoring needs champions: skipped too
+    python bench/bench_pipeline.py --customers 20000 --from-step marts  # reuse the lake's world, bronze, staging
     DASK_SCHEDULER_ADDRESS=tcp://host:8786 python bench/bench_pipeline.py ...   # mart + scoring on a cluster
 
 Steps, each the library call the Dagster assets make (orchestration/* is wiring only):
   world     simulator.generate_world (landing files)
   ingest    orchestration.ingest.pipeline.ingest_table per contract (landing -> bronze)
-  staging   dbt run --select staging
-  marts     dbt run --select marts labels
+  staging   dbt seed + dbt run --select staging
+  marts     dbt run --select marts
   mart      dbt run --select features (the feature mart: inputs by shard, families, graph, cross)
+  labels    dbt run --select labels (on the spine)
   stats     features.stats.compute_feature_stats + write_stats
   training  models.lake_training.train_label per label (LightGBM + scorecard, single node, early stopping)
   scoring   models.batch.score_business_date (by customer shard, on the feature mart's executor)
@@ -83,14 +85,18 @@ class Step:
         print(f"    {self.name}: {wall:.1f} s", flush=True)
 
 
-def dbt(cfg, *select: str) -> None:
+STEPS = ["world", "ingest", "staging", "marts", "mart", "labels", "stats", "training", "scoring", "export"]
+
+
+def dbt(cfg, *select: str, command: str = "run") -> None:
     from orchestration.dbt_cli import DBT_DIR, DBT_EXECUTABLE, dbt_env
 
-    cmd = [DBT_EXECUTABLE, "run", "--select", *select, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+    sel = ["--select", *select] if select else []
+    cmd = [DBT_EXECUTABLE, command, *sel, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
            "--target-path", str(cfg.dbt_target), "--log-path", str(cfg.dbt_target.parent / "logs")]
     proc = subprocess.run(cmd, env={**os.environ, **dbt_env(cfg)}, cwd=DBT_DIR, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"dbt run --select {' '.join(select)} failed:\n{proc.stdout[-4000:]}")
+        raise SystemExit(f"dbt {command} {' '.join(select)} failed:\n{proc.stdout[-4000:]}")
 
 
 def main(argv=None) -> int:
@@ -98,7 +104,10 @@ def main(argv=None) -> int:
     ap.add_argument("--customers", type=int, default=20_000)
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--lake", default=None, help="lake root (default /tmp/pipeline_bench_<customers>; emptied)")
+    ap.add_argument("--lake", default=None, help="lake root (default /tmp/pipeline_bench_<customers>; emptied "
+                                                 "unless --from-step)")
+    ap.add_argument("--from-step", choices=STEPS, default="world", help="skip the steps before this one (their "
+                                                                        "output must be in the lake)")
     ap.add_argument("--skip-training", action="store_true", help="also skips scoring and export")
     args = ap.parse_args(argv)
 
@@ -107,7 +116,9 @@ def main(argv=None) -> int:
     from lake.layout import LakeLayout
 
     lake = Path(args.lake or f"/tmp/pipeline_bench_{args.customers}")
-    shutil.rmtree(lake, ignore_errors=True)
+    if args.from_step == "world":
+        shutil.rmtree(lake, ignore_errors=True)
+    todo = set(STEPS[STEPS.index(args.from_step):])
     cfg = LakeLayout(root=lake)
     os.environ["LAKE_ROOT"] = str(lake)  # the dbt feature models read the lake layout from the environment
     rows: list[dict] = []
@@ -115,36 +126,47 @@ def main(argv=None) -> int:
     print(f"pipeline bench: {args.customers:,} customers x {args.months} months -> {lake}; {os.cpu_count()} cores; "
           f"load average {load_start[0]:.1f}", flush=True)
 
-    with Step("world", rows):
-        from simulator import generate_world
+    if "world" in todo:
+        with Step("world", rows):
+            from simulator import generate_world
 
-        generate_world(cfg.landing, cfg.truth, customers=args.customers, months=args.months, seed=args.seed,
-                       log=lambda *_: None)
-    with Step("ingest", rows):
-        from lake.contracts import load_contracts
-        from orchestration.ingest.pipeline import ingest_table
+            generate_world(cfg.landing, cfg.truth, customers=args.customers, months=args.months, seed=args.seed,
+                           log=lambda *_: None)
+    if "ingest" in todo:
+        with Step("ingest", rows):
+            from lake.contracts import load_contracts
+            from orchestration.ingest.pipeline import ingest_table
 
-        for contract in load_contracts().values():
-            ingest_table(contract, cfg, "bench-key", progress=lambda _: None)
-    with Step("staging", rows):
-        dbt(cfg, "staging")
-    with Step("marts", rows):
-        dbt(cfg, "marts", "labels")
-    with Step("mart", rows):
-        dbt(cfg, "features")
-    with Step("stats", rows):
-        from features.stats import compute_feature_stats, write_stats
+            for contract in load_contracts().values():
+                ingest_table(contract, cfg, "bench-key", progress=lambda _: None)
+    if "staging" in todo:
+        with Step("staging", rows):
+            dbt(cfg, command="seed")
+            dbt(cfg, "staging")
+    if "marts" in todo:
+        with Step("marts", rows):
+            dbt(cfg, "marts")
+    if "mart" in todo:
+        with Step("mart", rows):
+            dbt(cfg, "features")
+    if "labels" in todo:
+        with Step("labels", rows):
+            dbt(cfg, "labels")
+    if "stats" in todo:
+        with Step("stats", rows):
+            from features.stats import compute_feature_stats, write_stats
 
-        stats, summary, labels = compute_feature_stats(cfg, log=lambda *_: None)
-        write_stats(cfg, stats, summary, labels)
+            stats, summary, labels = compute_feature_stats(cfg, log=lambda *_: None)
+            write_stats(cfg, stats, summary, labels)
     if not args.skip_training:
         from models.lake_inputs import model_specs
 
-        with Step("training", rows):
-            from models.lake_training import train_label
+        if "training" in todo:
+            with Step("training", rows):
+                from models.lake_training import train_label
 
-            for label in model_specs()["labels"]:
-                train_label(cfg, label, log=lambda *_: None)
+                for label in model_specs()["labels"]:
+                    train_label(cfg, label, log=lambda *_: None)
         with Step("scoring", rows):
             from models.batch import score_business_date
 
