@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from lake.pii import PII_PATTERNS
+
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
 # Contract type -> DuckDB type used for TRY_CAST and for the bronze Parquet schema.
@@ -47,6 +49,9 @@ class Column:
     # Text columns reject values holding a PII shape (lake/pii.py). `whole_value`: only a value that is PII as a
     # whole (random hex ids such as device_id contain digit runs shaped like a phone by chance).
     pii_guard: bool | str = True
+    # PII kinds a guarded column cannot be checked for: its own values have that shape by design (a 16-hex-digit
+    # Android device id is all decimal digits about once in 1,800 ids, the shape of a 16-digit bank card)
+    pii_guard_skip: tuple[str, ...] = ()
     json_shape: str | None = None  # json columns: the JSON type the value must have (array / object)
     naive: bool = False  # timestamps: reject offsets / zones instead of converting to BUSINESS_TIME_ZONE
 
@@ -59,6 +64,11 @@ class Column:
         """Text that may not carry PII-shaped values into bronze (PII columns are tokenised instead, columns with
         an allowed list reject anything else anyway)."""
         return self.type == "varchar" and not self.pii and self.allowed is None and self.pii_guard is not False
+
+    @property
+    def pii_guard_patterns(self) -> dict[str, str]:
+        """The PII shapes this column is checked for (lake/pii.py), less the kinds its contract skips."""
+        return {kind: p for kind, p in PII_PATTERNS.items() if kind not in self.pii_guard_skip}
 
     @property
     def bronze_name(self) -> str:
@@ -119,6 +129,7 @@ def _parse(path: Path) -> Contract:
                 not_future=bool(c.get("not_future", False)),
                 free_text=bool(c.get("free_text", False)),
                 pii_guard=c.get("pii_guard", True),
+                pii_guard_skip=tuple(c.get("pii_guard_skip", ())),
                 json_shape=c.get("json_shape"),
                 naive=bool(c.get("naive", False)),
             )
@@ -147,6 +158,10 @@ def _parse(path: Path) -> Contract:
             raise ContractError(f"{where}: column {c.name!r}: json_shape needs type json and one of {sorted(JSON_SHAPES)}")
         if c.pii_guard not in (True, False, "whole_value"):
             raise ContractError(f"{where}: column {c.name!r}: pii_guard is true, false or whole_value")
+        unknown = set(c.pii_guard_skip) - set(PII_PATTERNS)
+        if unknown:
+            raise ContractError(f"{where}: column {c.name!r}: pii_guard_skip names unknown PII kinds {sorted(unknown)}; "
+                                f"use some of {sorted(PII_PATTERNS)}")
         if c.free_text and c.type != "varchar":
             raise ContractError(f"{where}: column {c.name!r}: free_text applies to varchar columns only")
         if c.naive and c.type != "timestamp":

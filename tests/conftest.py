@@ -24,3 +24,113 @@ def dask_client():
     finally:
         client.close()
         cluster.close()
+
+
+def _build_a_card_world(lake) -> None:
+    import dagster as dg
+
+    from orchestration.definitions import unpartitioned
+    from simulator import generate_world
+    from tests.lakehelpers import run_graph
+
+    generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
+    # the strategy backtest needs every decision model's champion: not part of this world
+    selection = unpartitioned - dg.AssetSelection.groups("models", "strategy") | dg.AssetSelection.assets(["models", "a_card"])
+    assert run_graph(lake, selection).success
+
+
+@pytest.fixture(scope="session")
+def a_card_world(tmp_path_factory):
+    """A 3,000-customer, 14-month world through the marts, features and a trained A-card, built once per test
+    session (across xdist workers). Read-only: a test that adds to it takes `tests.lakehelpers.copy_lake`."""
+    from tests.lakehelpers import shared_lake
+
+    return shared_lake(tmp_path_factory, "a_card_world", _build_a_card_world)
+
+
+def _build_trained_world(lake) -> None:
+    import dagster as dg
+
+    from models import lake_training
+    from orchestration.definitions import unpartitioned
+    from simulator import generate_world
+    from tests.lakehelpers import LABELS, run_graph, small_training
+
+    generate_world(lake.landing, lake.truth, customers=3000, months=24, seed=42, log=None)
+    assert run_graph(lake, unpartitioned - dg.AssetSelection.groups("models", "strategy")).success
+    with pytest.MonkeyPatch.context() as mp:
+        small_training(mp)
+        for label in LABELS:
+            lake_training.train_label(lake, label, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def trained_world(tmp_path_factory):
+    """A 3,000-customer, 24-month world through the marts, labels and features, with every label trained once
+    (LightGBM + scorecard, `tests.lakehelpers.small_training`), built once per test session (across xdist
+    workers). Read-only: a test module works on its own `tests.lakehelpers.copy_lake`."""
+    from tests.lakehelpers import shared_lake
+
+    return shared_lake(tmp_path_factory, "trained_world", _build_trained_world)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/run installs it)
+
+
+@pytest.fixture
+def dashboard_in_browser():
+    """Open the dashboards in headless Chromium: `with dashboard_in_browser(lake_root) as (page, base_url): ...`
+    starts `streamlit run dashboards/app.py` on a free loopback port against that lake, waits for its health
+    check, and stops both afterwards. Skips the test where Chromium is not installed."""
+    import contextlib
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from lake.layout import REPO_ROOT
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"Debian's chromium ({CHROMIUM}) is not installed: apt-get install -y chromium")
+
+    @contextlib.contextmanager
+    def open_app(lake_root, viewport=(1500, 1000)):
+        from playwright.sync_api import sync_playwright
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.port",
+             str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"],
+            env={**os.environ, "LAKE_ROOT": str(lake_root)}, cwd=REPO_ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    assert server.poll() is None and time.time() < deadline, "streamlit did not start"
+                    time.sleep(0.2)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run"])
+                try:
+                    yield browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}), base_url
+                finally:
+                    browser.close()
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    return open_app

@@ -83,6 +83,40 @@ def run_graph(lake: LakeLayout, selection, partition_key: str | None = None, rai
     return job.execute_in_process(partition_key=partition_key, raise_on_error=raise_on_error)
 
 
+LABELS = ("a_card", "fraud", "b_card", "c_card")
+SMALL_TRAINING_MAX_ROWS = 4000  # keeps four labels x two model types affordable on two cores
+SMALL_TRAINING_FEATURE_STRIDE = 6  # every 6th feature column: the same code path at a fraction of the cost
+
+
+def small_training(mp) -> None:
+    """Patch (with a pytest MonkeyPatch) the lake training to a sample of rows and of feature columns."""
+    from models import lake_training
+    from models.lake_inputs import model_specs
+
+    specs = model_specs()
+    for label in LABELS:
+        mp.setitem(specs["labels"][label], "max_rows", SMALL_TRAINING_MAX_ROWS)
+    load = lake_training.load_features
+
+    def fewer_features(layout, obs, columns=None):
+        frame = load(layout, obs, columns)
+        keep = [c for i, c in enumerate(frame.columns[len(obs.columns):]) if i % SMALL_TRAINING_FEATURE_STRIDE == 0]
+        return frame[[*obs.columns, *keep]]
+
+    mp.setattr(lake_training, "load_features", fewer_features)
+
+
+def copy_lake(lake: LakeLayout, root: Path) -> LakeLayout:
+    """A private copy of a (shared, read-only) local lake, its catalog views pointed at the copy's files: for
+    tests that add to the lake (retrain, register, score) without touching the shared build."""
+    from lake.catalog import rebuild_catalog
+
+    shutil.copytree(lake.root, root)
+    copy = LakeLayout(root=root)
+    rebuild_catalog(copy)
+    return copy
+
+
 def shared_lake(tmp_path_factory, name: str, build) -> LakeLayout:
     """Build a lake once per test session even under pytest-xdist: workers share the parent of their base
     temp dirs, and a file lock makes the second worker wait for (and reuse) the first one's build."""

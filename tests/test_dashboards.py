@@ -10,13 +10,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -35,9 +32,6 @@ PAGES = {"Vintage": "views/vintage.py", "Delinquency": "views/delinquency.py", "
 URLS = {"Vintage": "vintage", "Delinquency": "delinquency", "Fund usage": "fund_usage"}  # each page has its own URL
 # no emoji anywhere on a page (CI's Chromium has no emoji font: they render as empty boxes)
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF]")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PII_COLUMNS = {"customer_id", "name_token", "national_id_token", "phone_token", "bank_card_token", "counterparty_id"}
 
 
@@ -271,84 +265,48 @@ def test_missing_marts_show_a_hint_not_an_exception(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------------------------- browser
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium (/usr/bin/chromium) is not installed: "
-                                                    "apt-get install -y chromium")
-def test_every_page_in_headless_chromium(lake, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_every_page_in_headless_chromium(lake, tmp_path, dashboard_in_browser):
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "LAKE_ROOT": str(lake.root)}, cwd=REPO_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     timings = {}
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "streamlit did not start"
-                time.sleep(0.2)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            try:
-                page.goto(f"http://127.0.0.1:{port}/")  # the root forwards to the default page's own URL
-                page.get_by_role("heading", name="Vintage", exact=True).first.wait_for(state="visible", timeout=30_000)
-                page.wait_for_url(f"http://127.0.0.1:{port}/vintage", timeout=30_000)
-                for name, url in URLS.items():
-                    page.set_viewport_size({"width": 1500, "height": 1000})
-                    started = time.perf_counter()
-                    page.goto(f"http://127.0.0.1:{port}/{url}")
-                    page.get_by_role("heading", name=name, exact=True).first.wait_for(state="visible", timeout=30_000)
-                    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=30_000)
-                    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for(
-                        state="visible", timeout=30_000)
-                    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                           timeout=30_000)
-                    timings[name] = time.perf_counter() - started
-                    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
-                    if name in ("Vintage", "Fund usage"):
-                        page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
-                    # the app scrolls inside its main container: grow the viewport to take the whole page
-                    height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
-                                           " return m ? m.scrollHeight : 1000; }")
-                    page.set_viewport_size({"width": 1500, "height": int(min(max(height, 1000), 6000))})
-                    page.wait_for_timeout(700)  # let Vega redraw at the new size
-                    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
-                    page.screenshot(path=str(shots / f"{url}.png"), full_page=True)
-                    assert not EMOJI.search(page.inner_text("body")), f"emoji on {name}"
-                    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= (1 if name == "Vintage" else 3)
-                # Models / Features / Data quality on a lake without models or GE results: they must load
-                # without an exception and explain what is missing.
-                for name, url in {"Models": "models", "Features": "features", "Data quality": "data_quality"}.items():
-                    page.set_viewport_size({"width": 1500, "height": 1400})
-                    page.goto(f"http://127.0.0.1:{port}/{url}")
-                    page.get_by_role("heading", name=name, exact=True).first.wait_for(state="visible", timeout=30_000)
-                    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                           timeout=30_000)
-                    page.wait_for_timeout(500)
-                    assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
-                    page.screenshot(path=str(shots / f"{url}.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with dashboard_in_browser(lake.root) as (page, base):
+        page.goto(f"{base}/")  # the root forwards to the default page's own URL
+        page.get_by_role("heading", name="Vintage", exact=True).first.wait_for(state="visible", timeout=30_000)
+        page.wait_for_url(f"{base}/vintage", timeout=30_000)
+        for name, url in URLS.items():
+            page.set_viewport_size({"width": 1500, "height": 1000})
+            started = time.perf_counter()
+            page.goto(f"{base}/{url}")
+            page.get_by_role("heading", name=name, exact=True).first.wait_for(state="visible", timeout=30_000)
+            page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=30_000)
+            page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for(
+                state="visible", timeout=30_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                   timeout=30_000)
+            timings[name] = time.perf_counter() - started
+            assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
+            if name in ("Vintage", "Fund usage"):
+                page.locator('[data-testid="stDataFrame"] >> visible=true').first.wait_for(timeout=30_000)
+            # the app scrolls inside its main container: grow the viewport to take the whole page
+            height = page.evaluate("() => { const m = document.querySelector('[data-testid=\"stMain\"]');"
+                                   " return m ? m.scrollHeight : 1000; }")
+            page.set_viewport_size({"width": 1500, "height": int(min(max(height, 1000), 6000))})
+            page.wait_for_timeout(700)  # let Vega redraw at the new size
+            assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
+            page.screenshot(path=str(shots / f"{url}.png"), full_page=True)
+            assert not EMOJI.search(page.inner_text("body")), f"emoji on {name}"
+            assert page.locator('[data-testid="stVegaLiteChart"]').count() >= (1 if name == "Vintage" else 3)
+        # Models / Features / Data quality on a lake without models or GE results: they must load
+        # without an exception and explain what is missing.
+        for name, url in {"Models": "models", "Features": "features", "Data quality": "data_quality"}.items():
+            page.set_viewport_size({"width": 1500, "height": 1400})
+            page.goto(f"{base}/{url}")
+            page.get_by_role("heading", name=name, exact=True).first.wait_for(state="visible", timeout=30_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                   timeout=30_000)
+            page.wait_for_timeout(500)
+            assert page.locator('[data-testid="stException"]').count() == 0, f"exception on {name}"
+            page.screenshot(path=str(shots / f"{url}.png"), full_page=True)
     print(f"\nscreenshots: {shots}")
     print("browser load times (new session per page, s): " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     assert sorted(p.name for p in shots.iterdir()) == ["data_quality.png", "delinquency.png", "features.png",

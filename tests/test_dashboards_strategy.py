@@ -3,16 +3,11 @@ whole app in headless Chromium with the page rendering its tables."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lake.layout import REPO_ROOT, LakeLayout
+from lake.layout import LakeLayout
 from models.backtest import compare
 from models.strategy import DEFAULT_STRATEGY_FILE, load_strategy
 from tests.test_strategy_backtest import hand_history
@@ -75,46 +70,14 @@ def app_lake(tmp_path_factory) -> LakeLayout:
     return lake
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="Debian's chromium is not installed")
-def test_strategy_page_in_headless_chromium(app_lake, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    from tests.test_dashboards import CHROMIUM, CHROMIUM_ARGS, _free_port
-
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.port",
-         str(port), "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env={**os.environ, "LAKE_ROOT": str(app_lake.root)}, cwd=REPO_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                assert server.poll() is None and time.time() < deadline, "streamlit did not start"
-                time.sleep(0.2)
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 3000})
-            try:
-                page.goto(f"http://127.0.0.1:{port}/strategy")
-                page.get_by_role("heading", name="Strategy", exact=True).first.wait_for(state="visible", timeout=30_000)
-                page.get_by_role("heading", name="Swap set").first.wait_for(state="visible", timeout=30_000)
-                page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=30_000)
-                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                       timeout=30_000)
-                assert page.locator('[data-testid="stException"]').count() == 0
-                assert page.locator('[data-testid="stDataFrame"]').count() >= 5
-                assert page.get_by_text("Cells add up to 8 of 8 applications").count() == 1
-                page.screenshot(path=str(tmp_path / "strategy.png"), full_page=True)
-            finally:
-                browser.close()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+def test_strategy_page_in_headless_chromium(app_lake, tmp_path, dashboard_in_browser):
+    with dashboard_in_browser(app_lake.root, viewport=(1500, 3000)) as (page, base):
+        page.goto(f"{base}/strategy")
+        page.get_by_role("heading", name="Strategy", exact=True).first.wait_for(state="visible", timeout=30_000)
+        page.get_by_role("heading", name="Swap set").first.wait_for(state="visible", timeout=30_000)
+        page.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=30_000)
+        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator('[data-testid="stDataFrame"]').count() >= 5
+        assert page.get_by_text("Cells add up to 8 of 8 applications").count() == 1
+        page.screenshot(path=str(tmp_path / "strategy.png"), full_page=True)

@@ -255,3 +255,27 @@ def test_the_later_delivered_copy_of_a_key_is_the_duplicate(lake):
     rows = pq.read_table(sorted((lake.quarantine / "drawdowns").glob("*.parquet"))).to_pylist()
     assert [(r["_source_file"].rsplit("/", 1)[1], r["reason"]) for r in rows] == [
         ("drawdowns_20260901.csv", "duplicate key: repeated within this delivery")]
+
+
+def test_device_ids_shaped_like_a_card_load_but_a_phone_in_device_id_is_stopped(lake):
+    """A 16-hex-digit device id that happens to be all decimal digits has a bank card's shape: the contract skips
+    that one kind for device_id, so such ids reach bronze; a phone or national id delivered there is still stopped."""
+    ids = {"OD1": "6222020200112233", "OD2": "9f3a0c2b7d115e40", "OD3": "13812345678", "OD4": "110101199001011234"}
+    land(lake, "orders", "orders_20260901.jsonl", "".join(json.dumps(order(k, device_id=v)) + "\n" for k, v in ids.items()))
+    result = ingest(lake, "orders")
+    assert_conserved(result, 4)
+    loaded = {r["order_id"]: r["device_id"] for r in bronze(lake, "orders")}
+    assert loaded == {"OD1": ids["OD1"], "OD2": ids["OD2"]}
+    reasons = quarantine(lake, "orders")
+    assert sorted(reasons.values()) == ["device_id: holds what looks like a national id; value withheld",
+                                        "device_id: holds what looks like a phone number; value withheld"]
+
+
+def test_a_contract_skipping_an_unknown_pii_kind_is_refused(tmp_path):
+    from lake.contracts import ContractError
+
+    text = (CONTRACTS["orders"].path.read_text()
+            .replace("pii_guard_skip: [bank card]", "pii_guard_skip: [credit card]"))
+    (tmp_path / "orders.yaml").write_text(text)
+    with pytest.raises(ContractError, match=r"orders.yaml.*device_id.*unknown PII kinds \['credit card'\]"):
+        load_contracts(tmp_path)

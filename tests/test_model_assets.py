@@ -4,28 +4,20 @@ from __future__ import annotations
 
 import json
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
 from lake.scores import SCORES_COLUMNS, scores_path
 from lake.layout import LakeLayout
-from orchestration.definitions import unpartitioned as UNPARTITIONED
-from simulator import generate_world
-from tests.lakehelpers import run_graph
+from tests.lakehelpers import copy_lake, run_graph
 
 BUSINESS_DATE = "2026-09-30"
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeLayout:
-    lake = LakeLayout(root=tmp_path_factory.mktemp("models") / "lake")
-    generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
-    selection = (UNPARTITIONED - dg.AssetSelection.groups("models", "strategy")
-                 | dg.AssetSelection.assets(["models", "a_card"]))
-    result = run_graph(lake, selection)
-    assert result.success
-    return lake
+def lake(a_card_world, tmp_path_factory) -> LakeLayout:
+    # this module retrains, scores and exports: its own copy of the shared world
+    return copy_lake(a_card_world, tmp_path_factory.mktemp("models") / "lake")
 
 
 def registry_dir(lake: LakeLayout):

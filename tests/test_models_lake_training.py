@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import dagster as dg
 import duckdb
 import numpy as np
 import pytest
@@ -14,57 +13,25 @@ from lake.layout import LakeLayout
 from models import lake_training
 from models.lake_inputs import model_specs
 from models.registry import ModelRegistry, RegistryError, main as registry_cli
-from orchestration.definitions import unpartitioned as UNPARTITIONED
 from simulator import generate_world
 from simulator.oracle import default_prior
-from tests.lakehelpers import run_graph, shared_lake
-
-LABELS = ("a_card", "fraud", "b_card", "c_card")
-MAX_ROWS = 4000  # keeps four labels x two model types affordable on two cores
-
-
-def build(lake: LakeLayout) -> None:
-    generate_world(lake.landing, lake.truth, customers=3000, months=24, seed=42, log=None)
-    run_graph(lake, UNPARTITIONED - dg.AssetSelection.groups("models", "strategy"))  # marts, labels, features
-    assert lake.labels.exists() and lake.feature_spine.exists()
-
+from tests.lakehelpers import LABELS, copy_lake, small_training as small_training_patch
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeLayout:
-    return shared_lake(tmp_path_factory, "models_oracle_lake", build)
-
-
-FEATURE_STRIDE = 6  # train on every 6th feature column: the same code path at a fraction of the cost
-
-
-def _patch_small(mp: pytest.MonkeyPatch) -> None:
-    specs = model_specs()
-    for label in LABELS:
-        mp.setitem(specs["labels"][label], "max_rows", MAX_ROWS)
-    load = lake_training.load_features
-
-    def fewer_features(layout, obs, columns=None):
-        frame = load(layout, obs, columns)
-        keep = [c for i, c in enumerate(frame.columns[len(obs.columns):]) if i % FEATURE_STRIDE == 0]
-        return frame[[*obs.columns, *keep]]
-
-    mp.setattr(lake_training, "load_features", fewer_features)
+def lake(trained_world, tmp_path_factory) -> LakeLayout:
+    # monitoring and approvals add to the lake: this module's own copy of the shared world
+    return copy_lake(trained_world, tmp_path_factory.mktemp("lake_training") / "lake")
 
 
 @pytest.fixture
 def small_training(monkeypatch):
-    _patch_small(monkeypatch)
+    small_training_patch(monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def trained(lake):
-    """Each label trained once (LightGBM + scorecard), into the shared lake's registry."""
+    """Each label's LightGBM and scorecard versions, trained once in the shared world."""
     reg = ModelRegistry(lake.registry)
-    with pytest.MonkeyPatch.context() as mp:
-        _patch_small(mp)
-        for label in LABELS:
-            if not reg.list_versions(label):
-                lake_training.train_label(lake, label, log=lambda *_: None)
     return {label: reg.list_versions(label)[:2] for label in LABELS}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import dagster as dg
 import duckdb
 import pytest
 
@@ -13,21 +12,15 @@ from lake.layout import LakeLayout
 from models.lake_reject_inference import application_observations, run_reject_inference
 from models.registry import ModelRegistry
 from models.reject_inference import METHODS
-from orchestration.definitions import unpartitioned as UNPARTITIONED
-from simulator import generate_world
-from tests.lakehelpers import run_graph
+from tests.lakehelpers import copy_lake
 
 TRUTH_COLUMNS = {"true_pd_a_card", "bad_a_card", "counterfactual_true_pd", "mob6_observed", "outcome_source"}
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory) -> LakeLayout:
-    lake = LakeLayout(root=tmp_path_factory.mktemp("reject_inference") / "lake")
-    generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
-    # the strategy backtest needs every decision model's champion: not part of this test
-    selection = UNPARTITIONED - dg.AssetSelection.groups("models", "strategy") | dg.AssetSelection.assets(["models", "a_card"])
-    assert run_graph(lake, selection).success
-    return lake
+def lake(a_card_world, tmp_path_factory) -> LakeLayout:
+    # reject inference registers a challenger: its own copy of the shared world
+    return copy_lake(a_card_world, tmp_path_factory.mktemp("reject_inference") / "lake")
 
 
 @pytest.fixture(scope="module")

@@ -5,34 +5,23 @@ from __future__ import annotations
 
 import json
 
-import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from lake.layout import LakeLayout
 from models.backtest import run_backtest
 from models.batch import score_business_date
 from models.strategy import DEFAULT_STRATEGY_FILE, load_strategy
-from orchestration.definitions import unpartitioned as UNPARTITIONED
-from simulator import generate_world
-from tests.lakehelpers import run_graph, shared_lake
+from tests.lakehelpers import copy_lake
 
 BUSINESS_DATE = "2026-09-30"
 CANDIDATE = DEFAULT_STRATEGY_FILE.parent / "candidates" / "stricter_multi_lending.yaml"
 
 
-def build(lake: LakeLayout) -> None:
-    generate_world(lake.landing, lake.truth, customers=2500, months=16, seed=11, log=lambda *_: None)
-    selection = (UNPARTITIONED - dg.AssetSelection.groups("models", "strategy")
-                 | dg.AssetSelection.assets(["models", "a_card"], ["models", "fraud"], ["models", "b_card"],
-                                            ["models", "c_card"]))
-    assert run_graph(lake, selection).success
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    lake = shared_lake(tmp_path_factory, "strategy_world", build)
+def world(trained_world, tmp_path_factory):
+    # the shared world with every decision model trained; scoring and the backtest write into this copy
+    lake = copy_lake(trained_world, tmp_path_factory.mktemp("strategy_world") / "lake")
     result = score_business_date(lake, BUSINESS_DATE, log=lambda *_: None)
     return lake, result
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from lake.contracts import BUSINESS_TIME_ZONE, JSON_SHAPES, Column, Contract
-from lake.pii import HAN_SQL_REGEX, PII_PATTERNS, PII_SQL_REGEX
+from lake.pii import HAN_SQL_REGEX, PII_SQL_REGEX
 from lake.tokens import bronze_token_sql as hmac_sql
 
 # Timestamps are local business time; allow a day of clock/time-zone skew before calling a value future.
@@ -80,12 +80,14 @@ def _checks(c: Column, now: datetime) -> list[str]:
     if c.type == "timestamp" and c.naive:
         checks.append(f"CASE WHEN {_has_zone(raw_text)} THEN "
                       f"'{c.name}: time zone offsets are not allowed (the contract says local time)' END")
-    if c.guarded:
+    if c.guarded and c.pii_guard_patterns:
         match = "regexp_full_match" if c.pii_guard == "whole_value" else "regexp_matches"
+        patterns = c.pii_guard_patterns
         kinds = " ".join(f"WHEN {match}(trim({typed}), '{p}') THEN '{c.name}: holds what looks like a {k}; "
-                         "value withheld'" for k, p in PII_PATTERNS.items())
+                         "value withheld'" for k, p in patterns.items())
+        combined = "|".join(f"(?:{p})" for p in patterns.values())
         # one combined regex first: clean values (nearly all) cost a single match
-        checks.append(f"CASE WHEN {match}(trim({typed}), '{PII_SQL_REGEX}') THEN CASE {kinds} END END")
+        checks.append(f"CASE WHEN {match}(trim({typed}), '{combined}') THEN CASE {kinds} END END")
     if c.allowed is not None:
         allowed = ", ".join(_literal(v) for v in c.allowed)
         listed = ", ".join(str(v) for v in c.allowed).replace("'", "''")
