@@ -1,7 +1,6 @@
 """Batch scoring by customer shard gives the same decisions and scores as one pass over the whole book.
 
-Reuses the small simulated world of tests/test_strategy_world.py (built once per session by shared_lake), and
-scores another business date than that module, so neither overwrites the other's files."""
+On a private copy of the session's shared trained world (tests/conftest.py `trained_world`): no world of its own."""
 from __future__ import annotations
 
 import pandas as pd
@@ -10,15 +9,14 @@ import pytest
 
 from features.executor import DaskRunner, InProcessRunner
 from models.batch import score_business_date
-from tests.lakehelpers import shared_lake
-from tests.test_strategy_world import build
+from tests.lakehelpers import copy_lake
 
-BUSINESS_DATE = "2026-08-31"
+BUSINESS_DATE = "2026-09-30"
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
-    return shared_lake(tmp_path_factory, "strategy_world", build)
+def lake(trained_world, tmp_path_factory):
+    return copy_lake(trained_world, tmp_path_factory.mktemp("batch_shards") / "lake")
 
 
 def _files(lake):
@@ -27,9 +25,9 @@ def _files(lake):
 
 
 def test_per_shard_scores_equal_one_pass(lake, dask_client):
-    # reference: one pass over every observation, every mart feature read (what scoring did before shards)
-    one = score_business_date(lake, BUSINESS_DATE, log=lambda *_: None, runner=InProcessRunner(1), n_shards=1,
-                              all_features=True)
+    # reference: one pass over every observation, in this process (reading only the columns scoring needs is
+    # safe by construction: a model or a strategy rule missing a column raises instead of scoring)
+    one = score_business_date(lake, BUSINESS_DATE, log=lambda *_: None, runner=InProcessRunner(1), n_shards=1)
     scores_1, decisions_1 = _files(lake)
     sharded = score_business_date(lake, BUSINESS_DATE, log=lambda *_: None, runner=DaskRunner(dask_client),
                                   n_shards=3)
