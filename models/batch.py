@@ -28,7 +28,6 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from features.catalog import catalog
