@@ -218,6 +218,10 @@ class LakeLayout:
     def decisions_file(self, business_date: date | str) -> LakePath:
         return self.scores_dir(business_date) / "decisions.parquet"
 
+    def scores_shards(self, business_date: date | str) -> LakePath:
+        # per-shard parts of a batch-scoring run (models/batch.py), removed once the contract files are written
+        return self.scores / "_shards" / f"business_date={business_date_text(business_date)}"
+
     def scores_files(self) -> list[LakePath]:
         """Every business date's scores file, oldest first."""
         return sorted(self.scores.glob("business_date=*/scores.parquet"), key=str)
