@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CUSTOMERS ?= 20000
+# Months of history the simulated world spans (models need 14 at least).
+MONTHS ?= 24
 SEED ?= 42
 # The simulated world ends on 2026-09-30: score and export that business date.
 BUSINESS_DATE ?= 2026-09-30
@@ -32,9 +34,9 @@ world: install
 	@set -e; landing=$$($(LAYOUT) landing); truth=$$($(LAYOUT) truth); \
 	case "$$landing" in \
 	  s3://*) out=$$($(LAYOUT) local)/world; rm -rf "$$out"; \
-	    $(BIN)/python -m simulator --customers $(CUSTOMERS) --seed $(SEED) --landing $$out/landing --truth $$out/truth; \
+	    $(BIN)/python -m simulator --customers $(CUSTOMERS) --months $(MONTHS) --seed $(SEED) --landing $$out/landing --truth $$out/truth; \
 	    $(BIN)/python -m lake.storage put $$out/landing $$landing; $(BIN)/python -m lake.storage put $$out/truth $$truth;; \
-	  *) $(BIN)/python -m simulator --customers $(CUSTOMERS) --seed $(SEED) --landing $$landing --truth $$truth;; \
+	  *) $(BIN)/python -m simulator --customers $(CUSTOMERS) --months $(MONTHS) --seed $(SEED) --landing $$landing --truth $$truth;; \
 	esac
 
 # Dagster's home (run storage) is a local folder of the lake's working folder, telemetry off.

@@ -28,7 +28,7 @@ from lake.storage import LakePath
 
 CACHE_TTL_S = 60
 __all__ = ["REPO_ROOT", "LakePath", "MartMissing", "Lake", "get_lake", "layout", "lake_root", "query", "sql",
-           "fingerprint", "read_json", "read_bytes", "subfolders", "files", "path", "registry", "connect",
+           "fingerprint", "read_json", "read_bytes", "parquet_source", "subfolders", "files", "path", "registry", "connect",
            "ColumnMissing"]
 
 # Marts the dashboards read, with a key column: dbt-duckdb writes one all-null row when a mart is empty,
@@ -144,6 +144,7 @@ def get_lake(root: str | LakePath | None = None) -> Lake:
 
 
 sql_string = storage.sql_string
+parquet_source = storage.parquet_source  # a Parquet file, or the glob of a folder of parts (what read_parquet takes)
 
 
 def connect() -> duckdb.DuckDBPyConnection:

@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from lake import storage as lake_storage
 from lake.scores import scores_path, validate_scores_schema
 from exports.spec import EXPORTABLE_COLUMNS, ExportSpec
 from exports.storage import BucketNotFound, ObjectStore
@@ -125,11 +126,15 @@ def _open_scores(con: duckdb.DuckDBPyConnection, scores, business_date: date, la
         validate_scores_schema(scores.schema, "scores table")
         con.register("scores", scores)
         return "in-memory scores table"
-    path = Path(scores) if scores is not None else scores_path(business_date, lake_root)
+    if scores is None:
+        path = scores_path(business_date, lake_root)
+    else:  # a lake path object (local or S3) as it is; a string names a folder path or an s3:// location
+        path = scores if hasattr(scores, "exists") else lake_storage.lake_path(scores)
     if not path.exists():
         raise ExportError(f"no scores for business date {business_date}: {path} does not exist "
                           "(materialise scores/batch_scores for that partition first)")
-    validate_scores_schema(pq.read_schema(path), str(path))
+    validate_scores_schema(lake_storage.parquet_metadata(path).schema.to_arrow_schema(), str(path))
+    lake_storage.register(con, path)
     con.execute(f"CREATE VIEW scores AS SELECT * FROM read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')")
     return str(path)
 

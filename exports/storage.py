@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from lake import storage as lake_storage
 from lake.layout import LakeLayout
 
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
@@ -123,6 +124,56 @@ class LocalFolderStore:
             while parent != base and parent.is_dir() and not any(parent.iterdir()):
                 parent.rmdir()
                 parent = parent.parent
+
+
+class LakeFolderStore:
+    """`<lake>/exports/<bucket>/<key>` when the lake itself is on S3 (``LAKE_ROOT=s3://...``): the same layout
+    as LocalFolderStore, written through the lake's storage (``lake/storage.py``, fsspec) so that the lake's
+    endpoint and credentials apply. A bucket is a prefix here: nothing to create."""
+
+    def __init__(self, root):
+        self.root = lake_storage.lake_path(root) if isinstance(root, str) else root
+        self.fs = lake_storage.filesystem(self.root)
+
+    def _path(self, bucket: str, key: str = ""):
+        parts = [p for p in f"{bucket}/{key}".split("/") if p]
+        if ".." in parts or not parts or parts[0] != bucket:
+            raise StorageError(f"key escapes the bucket: {key!r}")
+        return self.root.joinpath(*parts)
+
+    def _key(self, bucket: str, key: str = "") -> str:
+        return str(self._path(bucket, key))[len("s3://"):]
+
+    def describe(self, bucket: str, key: str = "") -> str:
+        return str(self._path(bucket, key))
+
+    def check_bucket(self, bucket: str) -> None:
+        self._path(bucket)
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        lake_storage.write_bytes(self._path(bucket, key), data)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        try:
+            return self.fs.cat_file(self._key(bucket, key))
+        except FileNotFoundError:
+            raise StorageError(f"{self.describe(bucket, key)} does not exist") from None
+
+    def copy(self, bucket: str, source_key: str, key: str) -> None:
+        try:
+            self.fs.copy(self._key(bucket, source_key), self._key(bucket, key))
+        except FileNotFoundError:
+            raise StorageError(f"{self.describe(bucket, source_key)} does not exist") from None
+
+    def list(self, bucket: str, prefix: str) -> dict[str, int]:
+        base = self._key(bucket)
+        folder = self._key(bucket, prefix) if prefix else base
+        found = self.fs.find(folder, detail=True) if self.fs.exists(folder) else {}
+        return {k[len(base) + 1:]: int(v.get("size") or 0) for k, v in sorted(found.items()) if v.get("type") != "directory"}
+
+    def delete(self, bucket: str, keys: list[str]) -> None:
+        if keys:
+            self.fs.rm([self._key(bucket, k) for k in keys])
 
 
 class S3Store:
@@ -239,8 +290,9 @@ def make_s3_client(endpoint_url: str | None = None, region: str | None = None, *
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url, region_name=region, config=config, **credentials)
 
 
-def default_local_root() -> Path:
-    return Path(os.environ.get("EXPORT_LOCAL_ROOT") or LakeLayout.from_env().exports).resolve()
+def default_local_root():
+    """EXPORT_LOCAL_ROOT, else the lake's exports folder (a local folder, or s3://... for an S3 lake)."""
+    return lake_storage.lake_path(os.environ.get("EXPORT_LOCAL_ROOT") or str(LakeLayout.from_env().exports))
 
 
 def store_from_env(backend: str | None = None, endpoint_url: str | None = None, local_root: str | Path | None = None) -> ObjectStore:
@@ -250,7 +302,8 @@ def store_from_env(backend: str | None = None, endpoint_url: str | None = None, 
     if backend == "s3":
         return S3Store(endpoint_url=endpoint_url)
     if backend == "local":
-        return LocalFolderStore(local_root or default_local_root())
+        root = local_root or default_local_root()
+        return LakeFolderStore(root) if lake_storage.is_remote(root) else LocalFolderStore(root)
     raise StorageError(f"EXPORT_STORAGE must be 'local' or 's3', got {backend!r}")
 
 

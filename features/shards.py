@@ -22,8 +22,6 @@ DuckDB (`read_parquet('<folder>')`) and pyarrow (`pq.read_table`); `parquet_file
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 import time
 import uuid
@@ -32,6 +30,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
@@ -40,6 +39,7 @@ import pyarrow.parquet as pq
 from features.catalog import catalog
 from features.executor import duckdb_settings
 from features.sqlgen import family_fingerprint, long_sql
+from lake import storage
 
 MANIFEST = "_manifest.json"
 FINGERPRINTS = "_fingerprints.arrow"
@@ -51,14 +51,14 @@ def _q(path: Path | str) -> str:
 
 def parquet_files(path: Path | str) -> list[Path]:
     """The data files of a feature table: the file itself, or the part files of a sharded table's folder."""
-    path = Path(path) if isinstance(path, str) else path  # a LakePath (pathlib or UPath) as it is
+    path = storage.lake_path(path) if isinstance(path, str) else path  # a LakePath (pathlib or UPath) as it is
     if path.is_dir():
         return sorted(path.glob("part-*.parquet"))
     return [path] if path.exists() else []
 
 
 def read_manifest(path) -> dict | None:
-    path = Path(path) if isinstance(path, str) else path
+    path = storage.lake_path(path) if isinstance(path, str) else path
     m = path / MANIFEST
     return json.loads(m.read_text()) if path.is_dir() and m.exists() else None
 
@@ -102,13 +102,9 @@ def _write_once(target: Path, build) -> None:
     tmp = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         build(tmp)
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
+        storage.publish_folder(tmp, target)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        storage.remove_tree(tmp)
 
 
 def partition_input(con, sql: str, target: Path, n: int, run_key: str) -> Path:
@@ -190,15 +186,26 @@ class ShardResult:
     timings: dict = field(default_factory=dict)
 
 
-def _write_part(table: pa.Table, path: Path, compression: str) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        pq.write_table(table, tmp, compression=compression, row_group_size=max(table.num_rows, 1),
-                       use_dictionary=[c for c in ("customer_id",) if c in table.column_names])
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def _write_part(table: pa.Table, path, compression: str) -> None:
+    # whole file, atomically (local: temporary name + rename; S3: one PUT), through the lake's storage
+    storage.write_parquet(table, path, compression=compression, row_group_size=max(table.num_rows, 1),
+                          use_dictionary=[c for c in ("customer_id",) if c in table.column_names])
+
+
+def fetch_long(con, sql: str) -> dict[str, np.ndarray]:
+    """The long aggregate as numpy arrays straight from DuckDB, each stat's missing values (a slice block
+    without that stat) already replaced by its neutral value (0 for counts / sums, +inf for min, -inf for max,
+    what features.engine.Stats fills them with): no Arrow copy and no masks (~15% less CPU than Arrow ->
+    numpy, measured on the 20k ecom shards)."""
+    from features.engine import ADDITIVE, _kind
+
+    def neutral(column: str) -> str:
+        kind = _kind(column)
+        return "0" if kind in ADDITIVE else ("'inf'::double" if kind == "lo" else "'-inf'::double")
+
+    columns = [d[0] for d in con.sql(sql).limit(0).description]
+    select = ", ".join(c if c in ("r", "slot", "b") else f"coalesce({c}, {neutral(c)}) as {c}" for c in columns)
+    return con.sql(f"select {select} from ({sql})").fetchnumpy()
 
 
 _POOLS = threading.local()
@@ -234,9 +241,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         if task.customers is not None:
             con.register("_only", pa.table({"customer_id": pa.array(task.customers, pa.string())}))
         keys = con.sql(spine_keys_sql(rels["feat_spine"])).to_arrow_table().cast(key_schema())
-        lt = con.sql(shard_sql(task.family, rels)).to_arrow_table()
-        long = {c: lt.column(c).to_numpy() for c in lt.column_names}
-        del lt
+        long = fetch_long(con, shard_sql(task.family, rels))
         t1 = time.perf_counter()
         timings: dict = {}
         huge = _hugepages(False)
@@ -249,9 +254,9 @@ def run_shard(task: ShardTask) -> ShardResult:
     finally:
         con.close()
     recomputed = table.num_rows
-    part = Path(task.part_path)
+    part = storage.lake_path(task.part_path)
     if task.customers is not None and part.exists():
-        old = pq.read_table(part)
+        old = storage.read_parquet(part)
         keep = pc.invert(pc.is_in(old["customer_id"], value_set=pa.array(task.customers, pa.string())))
         table = pa.concat_tables([old.filter(keep), table.cast(old.schema)])
         table = table.sort_by([("customer_id", "ascending"), ("obs_at", "ascending")])
@@ -277,7 +282,7 @@ def build_family_table(name: str, con, relations: dict[str, str], location: Path
 
     t0 = time.perf_counter()
     fam = catalog().families[name]
-    location, work_dir = Path(location), Path(work_dir)
+    location, work_dir = storage.lake_path(location), Path(work_dir)
     run_key = run_key or uuid.uuid4().hex
     previous = read_manifest(location)
     if n is None:
@@ -294,7 +299,7 @@ def build_family_table(name: str, con, relations: dict[str, str], location: Path
     reuse = (incremental and previous is not None and previous.get("family_fingerprint") == fp
              and previous.get("n_shards") == n and (location / FINGERPRINTS).exists()
              and all((location / p["file"]).exists() for p in previous.get("parts", [])))
-    changed = changed_customers(con, feather.read_table(location / FINGERPRINTS) if reuse else None, fingerprints)
+    changed = changed_customers(con, _read_fingerprints(location) if reuse else None, fingerprints)
     workers = getattr(runner, "workers", 1)
     if reuse:
         target = location
@@ -305,7 +310,7 @@ def build_family_table(name: str, con, relations: dict[str, str], location: Path
                            tuple(sorted(cs)), workers) for k, cs in sorted(by_shard.items())]
     else:
         target = location.with_name(f".{location.name}.build-{uuid.uuid4().hex[:8]}")
-        target.mkdir(parents=True)
+        storage.makedirs(target)
         tasks = [ShardTask(name, k, n, {i: str(f) for i, f in folders.items()}, str(target / _part_name(k)),
                            None, workers) for k in range(n)]
     try:
@@ -317,9 +322,7 @@ def build_family_table(name: str, con, relations: dict[str, str], location: Path
                 parts.append({"shard": k, "file": results[k].file, "rows": results[k].rows})
             else:
                 parts.append(old_parts[k])
-        tmp_fp = target / f".{FINGERPRINTS}.tmp"
-        feather.write_feather(fingerprints, tmp_fp, compression="lz4")
-        os.replace(tmp_fp, target / FINGERPRINTS)
+        _write_fingerprints(fingerprints, target / FINGERPRINTS)
         timings: dict = {}
         for r in results.values():
             for key, v in r.timings.items():
@@ -335,30 +338,33 @@ def build_family_table(name: str, con, relations: dict[str, str], location: Path
             "wall_s": round(time.perf_counter() - t0, 3),
             "built_at": datetime.now().replace(microsecond=0).isoformat(),
         }
-        tmp_m = target / f".{MANIFEST}.tmp"
-        tmp_m.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp_m, target / MANIFEST)
+        # manifest last; a full build's folder is then published in place of the old one (lake.storage)
+        storage.write_text(target / MANIFEST, json.dumps(manifest, indent=1))
         if not reuse:
-            old = location.with_name(f".{location.name}.old-{uuid.uuid4().hex[:8]}")
-            if location.exists():
-                os.replace(location, old)
-            os.replace(target, location)
-            if old.is_dir():
-                shutil.rmtree(old, ignore_errors=True)
-            elif old.exists():
-                old.unlink()
+            storage.publish_folder(target, location, last=(MANIFEST,))
     finally:
-        if not reuse and target.exists() and target != location:
-            shutil.rmtree(target, ignore_errors=True)
+        if not reuse and target != location and target.exists():
+            storage.remove_tree(target)
     if log:
         log(f"{fam.table}: {manifest['mode']} on {manifest['runner']}: {manifest['shards_recomputed']}/{n} shards, "
             f"{manifest['rows_recomputed']:,}/{manifest['rows']:,} rows recomputed in {manifest['wall_s']:.1f} s")
     return manifest
 
 
+def _write_fingerprints(table: pa.Table, path) -> None:
+    sink = pa.BufferOutputStream()
+    feather.write_feather(table, sink, compression="lz4")
+    storage.write_bytes(path, sink.getvalue().to_pybytes())
+
+
+def _read_fingerprints(location) -> pa.Table:
+    with (location / FINGERPRINTS).open("rb") as fh:
+        return feather.read_table(pa.BufferReader(fh.read()))
+
+
 def read_family_table(location: Path | str) -> pa.Table:
     """A sharded family table as one Arrow table sorted by (customer_id, obs_at) (tests, small lakes)."""
-    tables = [pq.read_table(p) for p in parquet_files(location)]
+    tables = [storage.read_parquet(p) for p in parquet_files(location)]
     t = pa.concat_tables(tables) if tables else pa.table({})
     return t.sort_by([("customer_id", "ascending"), ("obs_at", "ascending")]) if t.num_rows else t
 

@@ -190,7 +190,7 @@ def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_0
         for start in range(0, len(present), 400):
             chunk = present[start:start + 400]
             cols = ", ".join(f't."{f.name}"' for f in chunk)
-            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM read_parquet('{path}') t "
+            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM read_parquet({storage.sql_string(storage.parquet_source(path))}) t "
                           f"JOIN sample s USING (obs_id) LEFT JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
             in_first = tbl.column("in_first").to_numpy(zero_copy_only=False).astype(bool)
             in_last = tbl.column("in_last").to_numpy(zero_copy_only=False).astype(bool)

@@ -45,7 +45,7 @@ def rebuild_catalog(layout: LakeLayout) -> dict[str, int]:
         for name in _files(layout.marts):
             view("labels" if layout.mart(name) == layout.labels else "marts", name, str(layout.mart(name)))
         for name in _files(layout.features):
-            view("features", name, str(layout.feature_table(name)))
+            view("features", name, storage.parquet_source(layout.feature_table(name)))
     finally:
         con.close()
     return made

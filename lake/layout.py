@@ -170,8 +170,10 @@ class LakeLayout:
 
     @property
     def feature_shard_inputs(self) -> LakePath:
-        # the mart's inputs laid out by customer shard (<input>/shard=k/*.parquet), rebuilt every run
-        return self.features / "_shards"
+        # the mart's inputs laid out by customer shard (<input>/shard=k/*.parquet), rebuilt every run: scratch,
+        # so always on the local disk (the lake's features folder for a local lake; the local working folder for
+        # an S3 lake, where DuckDB's partitioned COPY and the shard tasks' reads stay off the network)
+        return self.local / "features" / "_shards"
 
     def feature_table_files(self, table: str) -> list[LakePath]:
         # a family table is a folder of part files (one per customer shard); other tables are one file
@@ -215,6 +217,10 @@ class LakeLayout:
 
     def decisions_file(self, business_date: date | str) -> LakePath:
         return self.scores_dir(business_date) / "decisions.parquet"
+
+    def scores_shards(self, business_date: date | str) -> LakePath:
+        # per-shard parts of a batch-scoring run (models/batch.py), removed once the contract files are written
+        return self.scores / "_shards" / f"business_date={business_date_text(business_date)}"
 
     def scores_files(self) -> list[LakePath]:
         """Every business date's scores file, oldest first."""

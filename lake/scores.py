@@ -61,7 +61,7 @@ class ScoresContractError(ValueError):
 
 def scores_path(business_date: date | str, root: Path | str | None = None) -> Path:
     """Where batch scoring writes the scores table of one business date (default lake: LAKE_ROOT)."""
-    layout = LakeLayout(Path(root)) if root is not None else LakeLayout.from_env()
+    layout = LakeLayout.at(str(root)) if root is not None else LakeLayout.from_env()
     return layout.scores_file(business_date)
 
 

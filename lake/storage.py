@@ -18,11 +18,14 @@ no append or rename); DuckDB and pyarrow get ``str(path)`` plus :func:`connect` 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     import duckdb
     from fsspec import AbstractFileSystem
     from upath import UPath
@@ -96,7 +99,10 @@ def dbt_filesystems(path: LakePath) -> list[dict]:
 
 
 def mtime(path: LakePath) -> float:
-    """Modification time (seconds) of a file, 0.0 when it does not exist: part of cache keys."""
+    """Modification time (seconds) of a file, 0.0 when it does not exist: part of cache keys. For a folder on
+    S3 (a prefix has no time of its own), the newest of its files."""
+    if is_remote(path) and path.is_dir():
+        return max((mtime(p) for p in path.iterdir()), default=0.0)
     try:
         return float(path.stat().st_mtime)
     except (FileNotFoundError, OSError):
@@ -112,6 +118,13 @@ def mtime_ns(path: LakePath) -> int:
 def sql_string(value: str | os.PathLike) -> str:
     """A path as a SQL string literal (for DDL, where DuckDB takes no bound parameters)."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def parquet_source(path: LakePath) -> str:
+    """What DuckDB's ``read_parquet`` takes for a Parquet dataset of the lake: the file itself, or
+    ``<folder>/*.parquet`` for a folder of part files (DuckDB reads a bare folder only on a local disk; through
+    fsspec it needs the glob; the folder's ``_manifest.json`` and ``_fingerprints.arrow`` do not match it)."""
+    return f"{path}/*.parquet" if path.is_dir() else str(path)
 
 
 def read_parquet(path: LakePath, **kwargs):
@@ -174,6 +187,213 @@ def replace(source: LakePath, target: LakePath) -> LakePath:
     else:
         fs.mv(_fs_path(source), _fs_path(target))
     return target
+
+
+def write_bytes(path: LakePath, data: bytes) -> LakePath:
+    """Write a whole binary file atomically (see write_parquet)."""
+    import uuid
+
+    fs = filesystem(path)
+    if fs is not None:
+        fs.pipe_file(_fs_path(path), data)
+        return path
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return path
+
+
+def create_exclusive(path: LakePath, data: bytes) -> bool:
+    """Create a file only if it does not exist yet; False when it already did. The one compare-and-set the
+    lake needs (claiming a registry version number): locally ``open(..., 'x')``, on S3 a conditional PUT
+    (``If-None-Match: *``, supported by AWS S3 since 2024, MinIO and moto)."""
+    fs = filesystem(path)
+    if fs is None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(target, "xb") as fh:
+                fh.write(data)
+        except FileExistsError:
+            return False
+        return True
+    try:
+        fs.pipe_file(_fs_path(path), data, mode="create")
+    except FileExistsError:
+        return False
+    except OSError as exc:  # s3fs maps 412 PreconditionFailed to a plain OSError in some versions
+        if "PreconditionFailed" in str(exc) or "412" in str(exc):
+            return False
+        raise
+    return True
+
+
+def read_frame(path: LakePath, **kwargs):
+    """A Parquet file (or a folder of parts) of the lake as a pandas DataFrame."""
+    return read_parquet(path, **kwargs).to_pandas()
+
+
+def write_frame(frame, path: LakePath, **kwargs) -> LakePath:
+    """Write a pandas DataFrame as one whole Parquet file (no index), atomically."""
+    import pyarrow as pa
+
+    return write_parquet(pa.Table.from_pandas(frame, preserve_index=False), path, **kwargs)
+
+
+def remove_tree(path: LakePath) -> None:
+    """Delete a folder of the lake and everything under it (nothing when it does not exist)."""
+    fs = filesystem(path)
+    if fs is None:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        if Path(path).is_file():
+            Path(path).unlink()
+        return
+    if fs.exists(_fs_path(path)):
+        fs.rm(_fs_path(path), recursive=True)
+
+
+def publish_folder(staged: LakePath, target: LakePath, last: tuple[str, ...] = ()) -> LakePath:
+    """Publish a fully written folder ``staged`` (a sibling of ``target``) as ``target``.
+
+    Locally an atomic swap: readers see the old folder or the new one. S3 has no rename of a prefix, so there
+    the files named in ``last`` (the manifest) are deleted from ``target`` first, every other file is copied
+    server-side (each object whole), files of the old folder that the new one lacks are deleted, and the
+    ``last`` files are copied at the end: a folder with a manifest is complete, and a reader that meets one
+    without a manifest (a publish in progress or interrupted) treats it as not built. Then ``staged`` goes."""
+    fs = filesystem(target)
+    if fs is None:
+        import shutil
+        import uuid
+
+        target = Path(target)
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staged, target)
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        elif old.exists():
+            old.unlink()
+        return target
+    src, dst = _fs_path(staged).rstrip("/"), _fs_path(target).rstrip("/")
+    new = {k[len(src) + 1:] for k in fs.find(src)}
+    existing = {k[len(dst) + 1:] for k in fs.find(dst)} if fs.exists(dst) else set()
+    for name in last:
+        if name in existing:
+            fs.rm_file(f"{dst}/{name}")
+    body = sorted(n for n in new if n not in last)
+    if body:
+        fs.copy([f"{src}/{n}" for n in body], [f"{dst}/{n}" for n in body])
+    stale = sorted(existing - new)
+    if stale:
+        fs.rm([f"{dst}/{n}" for n in stale])
+    for name in last:
+        if name in new:
+            fs.copy(f"{src}/{name}", f"{dst}/{name}")
+    fs.rm(src, recursive=True)
+    return target
+
+
+def upload_new_folder(local: str | os.PathLike, target: LakePath, claim: str, last: str) -> bool:
+    """Publish a local folder as a new, never-overwritten folder ``target``; False when ``target`` is taken.
+
+    Locally an atomic rename of ``local`` (a sibling folder; the rename fails when ``target`` exists). On S3
+    the folder is first claimed by creating ``target/<claim>`` exclusively (a conditional PUT), then the files
+    are uploaded with ``last`` (the manifest) at the end: a folder without ``last`` is incomplete."""
+    import errno
+
+    source = Path(local)
+    fs = filesystem(target)
+    if fs is None:
+        target = Path(target)
+        if target.exists():
+            return False
+        try:
+            os.rename(source, target)  # atomic; fails if the target exists and is not empty
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                return False
+            raise
+        return True
+    if not create_exclusive(target / claim, b""):
+        return False
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.name != last)
+    dst = _fs_path(target)
+    if files:
+        fs.put([str(p) for p in files], [f"{dst}/{p.relative_to(source).as_posix()}" for p in files])
+    fs.put_file(str(source / last), f"{dst}/{last}")
+    return True
+
+
+@contextlib.contextmanager
+def staging_folder(near: LakePath):
+    """A local folder to write files into before publishing them next to ``near`` (``upload_new_folder``):
+    for a local lake a hidden sibling in the same folder (so the publish is a rename), for S3 a temporary
+    folder. Removed on exit unless it was renamed away."""
+    import shutil
+    import tempfile
+    import uuid
+
+    if filesystem(near) is None:
+        folder = Path(near) / f".tmp-{uuid.uuid4().hex}"
+        folder.mkdir(parents=True)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="lake-stage-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def download_folder(folder: LakePath, local: str | os.PathLike) -> Path:
+    """Copy a lake folder's files into a local folder (for libraries that only read local files)."""
+    fs = filesystem(folder)
+    dest = Path(local)
+    dest.mkdir(parents=True, exist_ok=True)
+    if fs is None:
+        import shutil
+
+        shutil.copytree(folder, dest, dirs_exist_ok=True)
+        return dest
+    src = _fs_path(folder).rstrip("/")
+    keys = fs.find(src)
+    if keys:
+        fs.get(keys, [str(dest / k[len(src) + 1:]) for k in keys])
+    return dest
+
+
+def mirror_files(folder: LakePath, local: str | os.PathLike,
+                 skip: Callable[[str, int, int], bool] = lambda rel, size, mtime_ns: False) -> int:
+    """Copy a remote folder's files into a local folder in one concurrent fetch (s3fs gets them at once, where
+    file-by-file reads cost several requests each), keeping relative paths and modification times, except the
+    files ``skip(relative path, size, mtime_ns)`` leaves out. Returns how many were left out."""
+    fs = filesystem(folder)
+    if fs is None:
+        raise ValueError(f"{folder} is a local folder: read it in place")
+    src = _fs_path(folder).rstrip("/")
+    dest = Path(local)
+    listing = fs.find(src, detail=True) if fs.exists(src) else {}
+    wanted, left_out = [], 0
+    for key, info in sorted(listing.items()):
+        if info.get("type") == "directory":
+            continue
+        rel = key[len(src) + 1:]
+        mtime_ns = int(round(info["LastModified"].timestamp() * 1e9))
+        if skip(rel, int(info["size"]), mtime_ns):
+            left_out += 1
+        else:
+            wanted.append((key, dest / rel, mtime_ns))
+    for _, path, _ in wanted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if wanted:
+        fs.get([k for k, _, _ in wanted], [str(p) for _, p, _ in wanted])
+    for _, path, mtime_ns in wanted:  # arrival order (which copy of a repeated key came first) survives the copy
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return left_out
 
 
 def makedirs(path: LakePath) -> LakePath:

@@ -27,12 +27,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from lake import storage
 from lake.layout import LakeLayout
 from models.strategy import Strategy, load_strategy
 
@@ -52,7 +50,7 @@ class BacktestError(ValueError):
 def history_observations(layout: LakeLayout) -> pd.DataFrame:
     """Matured application observations with their outcome and the first loan's principal."""
     labels, loans = layout.labels.as_posix(), layout.mart("loan_performance").as_posix()
-    return duckdb.sql(f"""
+    return storage.connect(layout.root).sql(f"""
         SELECT l.obs_id, l.customer_id, l.obs_at, l.obs_month, l.application_id, l.first_loan_id,
                l.bad_a_card::INTEGER AS bad, l.bad_fraud::INTEGER AS bad_fraud, p.principal
         FROM read_parquet('{labels}') l
@@ -88,11 +86,10 @@ def build_history(layout: LakeLayout, log=print) -> pd.DataFrame:
         out[f"{label}_model_version"] = model.version
         out[f"{label}_probability"] = prob
         out[f"{label}_score"] = np.rint(probability_to_points(prob, model.scaling))
-        gfile = Path(model.path) / GRADES_FILE
+        gfile = model.path / GRADES_FILE
         grades[label] = json.loads(gfile.read_text()) if gfile.exists() else None
-    layout.backtest.mkdir(parents=True, exist_ok=True)
     _write(out, layout.backtest_history)
-    layout.backtest_history_grades.write_text(json.dumps(grades, indent=1, default=float))
+    storage.write_text(layout.backtest_history_grades, json.dumps(grades, indent=1, default=float))
     log(f"backtest history: {len(out):,} matured applications scored by "
         f"{', '.join(out[f'{label}_model_version'].iloc[0] + ' (' + label + ')' for label in APPLICATION_LABELS)}")
     return out
@@ -103,7 +100,7 @@ def read_history(layout: LakeLayout) -> tuple[pd.DataFrame, dict]:
         raise BacktestError(f"{layout.backtest_history} does not exist: run `python -m models.backtest` or "
                             "materialize the strategy/backtest asset")
     grades = json.loads(layout.backtest_history_grades.read_text()) if layout.backtest_history_grades.exists() else {}
-    return pd.read_parquet(layout.backtest_history), grades
+    return storage.read_frame(layout.backtest_history), grades
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,11 +271,8 @@ def run_backtest(layout: LakeLayout, candidate_path: str | Path, rebuild_history
     return comparison
 
 
-def _write(frame: pd.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-    tmp.replace(target)
+def _write(frame: pd.DataFrame, target) -> None:
+    storage.write_frame(frame, target)
 
 
 def main(argv=None) -> None:

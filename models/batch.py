@@ -8,19 +8,29 @@ Who is scored is declared in ``models/specs/scoring_populations.yaml``; the rule
 (``Strategy.decide_applications``: hard rules -> fraud -> A-card grade -> initial limit); it is the
 ``decision`` / ``recommended_limit`` of both their A-card and fraud rows in the scores contract, so partners
 receive the decision that was actually taken. Every decision row carries the strategy version.
+
+Scoring runs by customer shard (hash(customer_id) % n, like the feature mart): one task per shard scores every
+label's population of that shard (a customer's A-card and fraud rows fall in the same shard, so the final
+application decision is taken inside the task), reading only the mart columns the champions, the decision
+inputs and the strategy rules name. Tasks run on the feature mart's executor (features.executor: in-process, or
+Dask when DASK_SCHEDULER_ADDRESS is set). Each task writes its decisions and scores parts under a run folder
+(atomic writes through lake.storage, so a retried task rewrites the same names); the contract files are
+written from the parts at the end, decisions first and scores last, in one canonical row order (label, then
+obs_id / customer_id), so any shard count gives the same files.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
+from features.catalog import catalog
+from lake import storage
 from lake.layout import LakeLayout, business_date_text
 from lake.scores import conform_scores_table
 from models.lake_inputs import SPECS_DIR, ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
@@ -89,9 +99,16 @@ def scoring_populations() -> dict[str, dict]:
     return spec
 
 
-def population_observations(layout: LakeLayout, label: str, business_date: str) -> pd.DataFrame:
+def shard_condition(shard: int = 0, n_shards: int = 1, column: str = "customer_id") -> str:
+    """SQL: the row's customer is in shard `shard` of `n_shards` (the feature mart's hash(customer_id) buckets)."""
+    return f"hash({column}) % {int(n_shards)}::UBIGINT = {int(shard)}::UBIGINT"
+
+
+def population_observations(layout: LakeLayout, label: str, business_date: str, shard: int = 0,
+                            n_shards: int = 1) -> pd.DataFrame:
     """The observations a label scores on the business date (scoring_populations.yaml), with the funding
-    partner of the customer's latest loan (null for an applicant without a loan: decided, not exported)."""
+    partner of the customer's latest loan (null for an applicant without a loan: decided, not exported).
+    Only the customers of one shard when `n_shards` > 1 (the population is chosen on the whole spine first)."""
     pops = scoring_populations()
     if label not in pops:
         raise ModelDataError(f"{SCORING_POPULATIONS}: no scoring population for label {label!r}")
@@ -109,14 +126,19 @@ def population_observations(layout: LakeLayout, label: str, business_date: str) 
             month_end AS (SELECT max(obs_date) AS d FROM spine WHERE is_month_end AND obs_date <= DATE '{bd}')
             SELECT obs_id, customer_id, obs_at, application_id, dpd_at_obs FROM spine, month_end
             WHERE is_month_end AND obs_date = month_end.d AND ({pop['where']})"""
-    return duckdb.sql(f"""
+    con = storage.connect(layout.root)  # its own connection: shard tasks run in threads (the default one is not shared)
+    try:
+        return con.sql(f"""
         WITH obs AS ({obs_sql}),
         partner AS (
             SELECT customer_id, arg_max(partner_id, disbursed_date) AS partner_id FROM read_parquet('{loans}')
             WHERE disbursed_date <= DATE '{bd}' GROUP BY customer_id
         )
-        SELECT obs.*, partner.partner_id FROM obs LEFT JOIN partner USING (customer_id) ORDER BY obs_id
-    """).df()
+        SELECT obs.*, partner.partner_id FROM obs LEFT JOIN partner USING (customer_id)
+        WHERE {shard_condition(shard, n_shards, "obs.customer_id")} ORDER BY obs_id
+        """).df()
+    finally:
+        con.close()
 
 
 def final_application_decisions(scored: dict[str, pd.DataFrame], frame: pd.DataFrame, strategy) -> pd.DataFrame:
@@ -141,32 +163,68 @@ class BatchResult:
     rows_by_label: dict[str, int]
     skipped: list[str]  # labels without a champion
     decisions: pd.DataFrame | None = None
+    n_shards: int = 1
+    runner: str = "in-process"
 
 
-def score_business_date(layout: LakeLayout, business_date: str, log=print, strategy=None) -> BatchResult:
-    """Score every label's population with its champion and write decisions, then scores."""
+@dataclass(frozen=True)
+class ScoringShard:
+    """One unit of scoring work: the customers of shard `shard` of `n_shards` on the business date."""
+    layout: LakeLayout
+    business_date: str
+    shard: int
+    n_shards: int
+    parts: object                     # run folder (a lake path) the task writes its parts into
+    labels: tuple[str, ...]           # labels with a champion
+    columns: tuple[str, ...] | None   # mart columns to read (None: every feature)
+    strategy: object = None           # a Strategy (None: the shipped one, loaded in the task)
+
+
+@dataclass
+class ShardScores:
+    shard: int
+    rows_by_label: dict[str, int] = field(default_factory=dict)
+    scored: pd.DataFrame | None = None
+    mixed_application_labels: bool = False
+
+
+def _part(parts, kind: str, shard: int):
+    return parts / f"{kind}-{shard:04d}.parquet"
+
+
+def columns_to_read(reg, labels, strategy) -> tuple[str, ...]:
+    """Mart columns scoring needs: the champions' features, the decision inputs' features and whatever the
+    strategy rules name (names that are not mart features are simply not found in the mart)."""
+    cols: set[str] = set()
+    for label in labels:
+        cols |= set(reg.load(label).features)
+        cols |= strategy.columns_needed(label)
+    cols |= {src["feature"] for src in decision_inputs().values()}
+    return tuple(sorted(cols))
+
+
+def score_shard(task: ScoringShard) -> ShardScores:
+    """Score, decide and write the parts of one shard (idempotent: a retry rewrites the same part names)."""
     from models.scoring import score_frame
     from models.strategy import load_strategy
 
-    reg, strategy = lake_registry(layout), strategy or load_strategy()
-    scored_by_label, frames, counts, skipped = {}, {}, {}, []
-    for label in model_specs()["labels"]:
-        if reg.champion(label) is None:
-            log(f"{label}: no champion registered yet; not scored")
-            skipped.append(label)
-            continue
-        obs = population_observations(layout, label, business_date)
+    reg = lake_registry(task.layout)
+    strategy = task.strategy or load_strategy()
+    out = ShardScores(task.shard)
+    scored_by_label, frames = {}, {}
+    for label in task.labels:
+        obs = population_observations(task.layout, label, task.business_date, task.shard, task.n_shards)
         if obs.empty:
             continue
-        frame = with_decision_inputs(load_features(layout, obs))
-        scored = score_frame(frame, reg.load(label), business_date, label=label, strategy=strategy,
+        frame = with_decision_inputs(load_features(task.layout, obs, shard=(task.shard, task.n_shards),
+                                                   columns=None if task.columns is None else list(task.columns)))
+        scored = score_frame(frame, reg.load(label), task.business_date, label=label, strategy=strategy,
                              reasons=["C", "D", "E"], details=True)
         scored.insert(0, "obs_id", frame["obs_id"].to_numpy())
         scored_by_label[label], frames[label] = scored, frame
-        counts[label] = len(scored)
+        out.rows_by_label[label] = len(scored)
     if not scored_by_label:
-        raise ModelDataError(f"nothing to score on {business_date}: no champion models or no observations "
-                             "before that date")
+        return out
     apps = None
     if all(label in scored_by_label for label in APPLICATION_LABELS):
         apps = final_application_decisions(scored_by_label, frames["a_card"], strategy)
@@ -177,18 +235,129 @@ def score_business_date(layout: LakeLayout, business_date: str, log=print, strat
             part["decision"] = final["decision"].reindex(ids).to_numpy()
             part["recommended_limit"] = final["recommended_limit"].reindex(ids).to_numpy()
     elif any(label in scored_by_label for label in APPLICATION_LABELS):
-        log("applications: A-card and fraud champions are both needed for one final decision; "
-            "each label's own strategy section decided instead")
+        out.mixed_application_labels = True
     scored = pd.concat(list(scored_by_label.values()), ignore_index=True)
     # every applicant is decided (decisions.parquet); a partner receives the rows of its own customers: those
     # with a loan it funded (an applicant declined before any loan has no partner and is not exported)
     table = conform_scores_table(_scores_arrow(scored[scored["partner_id"].notna()]))
-    decisions = decision_rows(scored_by_label, apps, strategy, business_date)
-    path = layout.scores_file(business_date)
-    for tbl, target in ((pa.Table.from_pandas(decisions, preserve_index=False), layout.decisions_file(business_date)),
-                        (table, path)):  # scores last
-        _write_atomic(tbl, target)
-    return BatchResult(scored=scored, scores_path=path, rows_by_label=counts, skipped=skipped, decisions=decisions)
+    decisions = decision_rows(scored_by_label, apps, strategy, task.business_date)
+    storage.write_parquet(pa.Table.from_pandas(decisions, preserve_index=False),
+                          _part(task.parts, "decisions", task.shard))
+    storage.write_parquet(table, _part(task.parts, "scores", task.shard))
+    out.scored = scored
+    return out
+
+
+def _label_order(labels) -> list[str]:
+    return ["application", *labels]
+
+
+def _canonical(table: pa.Table, labels, key: str) -> pa.Table:
+    """Rows in (label as in model_specs, key) order, whatever the shard count (a label scores a customer once
+    on a date, so (label, customer_id) orders the scores contract, which has no obs_id)."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return table
+    rank = pc.index_in(table["label"], value_set=pa.array(_label_order(labels), pa.string()))
+    return (table.append_column("_rank", rank)
+            .sort_by([("_rank", "ascending"), (key, "ascending")]).drop_columns(["_rank"]))
+
+
+def _remove_tree(path) -> None:
+    import shutil
+
+    fs = storage.filesystem(path)
+    if fs is None:
+        shutil.rmtree(path, ignore_errors=True)
+    elif fs.exists(str(path)[len("s3://"):]):
+        fs.rm(str(path)[len("s3://"):], recursive=True)
+
+
+def scoring_shards(layout: LakeLayout) -> int:
+    """Shard count for scoring: the feature mart's (so a task reads one part file of each family table), else
+    the mart's rule (features.engine.n_shards) on the spine's row count."""
+    from features.engine import n_shards
+    from features.shards import read_manifest
+
+    for fam in catalog().families.values():
+        manifest = read_manifest(layout.feature_table(fam.table))
+        if manifest and manifest.get("n_shards"):
+            return int(manifest["n_shards"])
+
+    spine = storage.sql_string(layout.feature_spine.as_posix())
+    con = storage.connect(layout.feature_spine)
+    try:
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({spine})").fetchall()[0][0]
+    finally:
+        con.close()
+    return n_shards(int(rows))
+
+
+def score_business_date(layout: LakeLayout, business_date: str, log=print, strategy=None, runner=None,
+                        n_shards: int | None = None, all_features: bool = False) -> BatchResult:
+    """Score every label's population with its champion, shard by shard, and write decisions, then scores.
+
+    `runner`: a features.executor runner (default: the environment's, in-process or Dask); `n_shards`: default
+    from the spine's size; `all_features`: read every mart feature instead of only the columns scoring needs
+    (slower; the same result)."""
+    from features.executor import runner_from_env
+    from models.strategy import load_strategy
+
+    reg = lake_registry(layout)
+    labels = list(model_specs()["labels"])
+    scored_labels, skipped = [], []
+    for label in labels:
+        if reg.champion(label) is None:
+            log(f"{label}: no champion registered yet; not scored")
+            skipped.append(label)
+        else:
+            scored_labels.append(label)
+    if not scored_labels:
+        raise ModelDataError(f"nothing to score on {business_date}: no champion models registered")
+    shipped = strategy is None
+    strategy = strategy or load_strategy()
+    n = int(n_shards or scoring_shards(layout))
+    columns = None if all_features else columns_to_read(reg, scored_labels, strategy)
+    parts = layout.scores_shards(business_date) / uuid.uuid4().hex[:12]
+    storage.makedirs(parts)
+    tasks = [ScoringShard(layout, business_date_text(business_date), k, n, parts, tuple(scored_labels), columns,
+                          None if shipped else strategy) for k in range(n)]
+    own_runner = runner is None
+    runner = runner or runner_from_env()
+    try:
+        results = sorted(runner.map(score_shard, tasks), key=lambda r: r.shard)
+        described = runner.describe()
+        counts: dict[str, int] = {}
+        for r in results:
+            for label, c in r.rows_by_label.items():
+                counts[label] = counts.get(label, 0) + c
+        if not counts:
+            raise ModelDataError(f"nothing to score on {business_date}: no observations of any scoring "
+                                 "population before that date")
+        if any(r.mixed_application_labels for r in results):
+            log("applications: A-card and fraud champions are both needed for one final decision; "
+                "each label's own strategy section decided instead")
+        written = [r.shard for r in results if r.scored is not None]
+        tables = {}
+        for kind, key in (("decisions", "obs_id"), ("scores", "customer_id")):
+            t = pa.concat_tables([storage.read_parquet(_part(parts, kind, k)) for k in written],
+                                 promote_options="permissive")
+            tables[kind] = _canonical(t, labels, key)
+        path = layout.scores_file(business_date)
+        storage.write_parquet(tables["decisions"], layout.decisions_file(business_date))
+        storage.write_parquet(tables["scores"], path)  # scores last: what the exports read
+    finally:
+        if own_runner:
+            runner.close()
+        _remove_tree(parts)
+    scored = pd.concat([r.scored for r in results if r.scored is not None], ignore_index=True)
+    rank = {label: i for i, label in enumerate(labels)}
+    scored = (scored.assign(_rank=scored["label"].map(rank)).sort_values(["_rank", "obs_id"], kind="stable")
+              .drop(columns="_rank").reset_index(drop=True))
+    decisions = tables["decisions"].to_pandas()
+    return BatchResult(scored=scored, scores_path=path, rows_by_label=counts, skipped=skipped, decisions=decisions,
+                       n_shards=n, runner=described)
 
 
 DECISION_COLUMNS = ["business_date", "obs_id", "customer_id", "label", "strategy_version", "arm", "model_version",
@@ -233,10 +402,3 @@ def _scores_arrow(scored: pd.DataFrame) -> pa.Table:
     from models.scoring import scores_to_arrow
 
     return scores_to_arrow(scored)
-
-
-def _write_atomic(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(target)

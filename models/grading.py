@@ -22,6 +22,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from lake import storage
+
 GRADES = ("A", "B", "C", "D", "E")
 GRADES_FILE = "grades.json"
 TARGET_METHODS = ("population_share",)
@@ -101,7 +103,8 @@ def calibrate_version(version_dir: Path, label: str, scores, target=None, strate
                if target is not None else {}),
         },
     }
-    (Path(version_dir) / GRADES_FILE).write_text(json.dumps(record, indent=2, default=float))
+    folder = version_dir if hasattr(version_dir, "fs") else Path(version_dir)  # a lake path (local or S3) as it is
+    storage.write_text(folder / GRADES_FILE, json.dumps(record, indent=2, default=float))
     return record
 
 
@@ -117,9 +120,12 @@ def calibrate_registered(registry, label: str, version: str, frame: pd.DataFrame
 def version_cutoffs(model) -> dict[str, float] | None:
     """The cut-offs stored with a registered model version (None when it has no grades.json)."""
     path = getattr(model, "path", None)
-    if path is None or not (Path(path) / GRADES_FILE).exists():
+    if path is None:
         return None
-    return {g: float(v) for g, v in json.loads((Path(path) / GRADES_FILE).read_text())["cutoffs"].items()}
+    grades = (path if hasattr(path, "fs") else Path(path)) / GRADES_FILE
+    if not grades.exists():
+        return None
+    return {g: float(v) for g, v in json.loads(grades.read_text())["cutoffs"].items()}
 
 
 def main(argv=None) -> None:  # pragma: no cover - thin CLI

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from lake import storage
 from lake.layout import LakeLayout
 from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
 from models.reject_inference import METHODS, fit_reject_inference, ttd_auc_table
@@ -33,7 +33,7 @@ def application_observations(layout: LakeLayout, max_rows: int | None = None) ->
     target = spec["target"]
     limit = f"ORDER BY hash(s.obs_id) LIMIT {int(max_rows)}" if max_rows else ""
     apps = f"{layout.bronze_dir('applications').as_posix()}/**/*.parquet"
-    obs = duckdb.connect().sql(
+    obs = storage.connect(layout.root).sql(
         f"SELECT s.obs_id, s.customer_id, s.obs_at, s.obs_month, s.application_id, "
         f"l.{target}::DOUBLE AS target, (a.decision = 'approved') AS {ACCEPTED} "
         f"FROM read_parquet('{layout.feature_spine.as_posix()}') s "
@@ -53,7 +53,7 @@ def application_truth(layout: LakeLayout, obs: pd.DataFrame) -> pd.DataFrame:
     if not path.exists():
         raise ModelDataError(f"{path} is missing: the through-the-door evaluation needs the simulator's "
                              "application truth (simulate the world again with this version)")
-    con = duckdb.connect()
+    con = storage.connect(layout.root)
     con.register("obs", obs[["obs_id", "application_id"]])
     truth = con.sql(
         f"SELECT o.obs_id, t.true_pd_a_card, t.bad_a_card, t.mob6_observed, t.outcome_source "

@@ -5,10 +5,10 @@ only (the oracle AUC shown beside the model's), never as a model input.
 """
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from lake import storage
 from lake.layout import LakeLayout
 from models.grading import calibrate_registered
 from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
@@ -18,7 +18,7 @@ def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.
     """Labelled observations for a label (deterministic sample when there are more than max_rows)."""
     target = spec["target"]
     n_max = int(spec.get("max_rows", defaults["max_rows"]))
-    obs = duckdb.connect().sql(
+    obs = storage.connect(layout.root).sql(
         f"SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, {target}::INTEGER AS target "
         f"FROM read_parquet('{layout.labels.as_posix()}') WHERE {target} IS NOT NULL "
         f"ORDER BY hash(obs_id) LIMIT {n_max}"
@@ -46,7 +46,7 @@ def oracle_probability(layout: LakeLayout, obs: pd.DataFrame, label: str) -> pd.
     truth = layout.truth_file(name)
     if not truth.exists():
         return None
-    con = duckdb.connect()
+    con = storage.connect(layout.root)
     con.register("obs", obs[["obs_id", "customer_id", "obs_at"]])
     labels = layout.labels.as_posix()
     if name == "application_oracle":

@@ -24,10 +24,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from lake import storage
 from lake.layout import LakeLayout
 from models import metrics as M
 from models.lake_inputs import ModelDataError, lake_registry, load_features, model_specs
@@ -50,7 +50,7 @@ def backfill_observations(layout: LakeLayout, label: str, rows_per_month: int = 
     """The label's population at every observation month (sampled by hash of obs_id), with its target."""
     spec = model_specs()["labels"][label]
     spine, labels = layout.feature_spine.as_posix(), layout.labels.as_posix()
-    return duckdb.sql(f"""
+    return storage.connect(layout.root).sql(f"""
         SELECT s.obs_id, s.customer_id, s.obs_at, s.obs_month, l.{spec['target']}::INTEGER AS target
         FROM read_parquet('{spine}') s LEFT JOIN read_parquet('{labels}') l USING (obs_id)
         WHERE s.{spec['population']}
@@ -110,7 +110,8 @@ def csi_table(frame: pd.DataFrame, scored: pd.DataFrame, features: list[str]) ->
 def top_features(folder: Path, features: list[str], k: int = CSI_FEATURES) -> list[str]:
     imp = folder / "feature_importance.csv"
     if imp.exists():
-        table = pd.read_csv(imp)
+        with imp.open("rb") as fh:
+            table = pd.read_csv(fh)
         value = next((c for c in ("gain", "importance", "abs_coefficient", "iv") if c in table.columns), table.columns[-1])
         name = "feature" if "feature" in table.columns else table.columns[0]
         ranked = [f for f in table.sort_values([value, name], ascending=[False, True])[name] if f in features]
@@ -140,11 +141,8 @@ def backfill(layout: LakeLayout, label: str, version: str = "champion", rows_per
     tables = {"backfill": scored, "grades": grade_table(scored), "vintages": vintage_table(scored, baseline),
               "csi": csi_table(frame, scored, top_features(model.path, model.features))}
     out = layout.model_monitoring_dir(label, model.version)
-    out.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
-        tmp = out / f".{name}.parquet.tmp"
-        table.to_parquet(tmp, index=False)
-        tmp.replace(out / f"{name}.parquet")
+        storage.write_frame(table, out / f"{name}.parquet")
     card = model_card(layout, label, model.version)
     log(f"{label} {model.version}: backfilled {len(scored):,} observations over {scored['obs_month'].nunique()} months; "
         f"model card {card}")
@@ -155,7 +153,7 @@ def backfill(layout: LakeLayout, label: str, version: str = "champion", rows_per
 def monitoring_tables(layout: LakeLayout, label: str, version: str) -> dict[str, pd.DataFrame]:
     """The monitoring tables written by :func:`backfill` (empty dict when the version was not backfilled)."""
     folder = layout.model_monitoring_dir(label, version)
-    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet")) if p.stem != "backfill"}
+    return {p.stem: storage.read_frame(p) for p in sorted(folder.glob("*.parquet"), key=str) if p.stem != "backfill"}
 
 
 def _fmt(v, spec=".3f") -> str:
@@ -224,9 +222,7 @@ def model_card(layout: LakeLayout, label: str, version: str) -> Path:
               f"* Outcome windows: the latest {spec.get('target', 'label')} rows mature only after their window closes; "
               "backfilled months without matured rows show expected bad rates only."]
     path = folder / "model_card.md"
-    tmp = folder / ".model_card.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    storage.write_text(path, "\n".join(lines) + "\n")
     return path
 
 

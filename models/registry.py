@@ -13,24 +13,29 @@ Each version folder holds:
   candidate was kept or dropped) and the plots ``roc.png``, ``ks.png``, ``deciles.png``,
   ``calibration.png``.
 
-``<root>/<label>/champion.json`` names the champion; ``<root>/<label>/registry_log.jsonl`` is the
-append-only audit trail (registrations, candidates, approvals, champion changes). A label whose spec says
+``<root>/<label>/champion.json`` names the champion; ``<root>/<label>/registry_log/`` is the append-only
+audit trail (registrations, candidates, approvals, champion changes), one small JSON object per event named
+``<time ns>-<random>.json``. One object per event, not a log file rewritten: S3 has no append, and a
+read-modify-write of one log object would silently lose an event when two writers (a trainer registering, an
+analyst approving) overlap; separate objects never collide and list in time order. (A legacy
+``registry_log.jsonl`` from older lakes is still read, first.) A label whose spec says
 ``promotion: manual`` gets a new champion only through an approval that records who, when and why::
 
     python -m models.registry pending a_card
     python -m models.registry approve a_card v0007 --by "J. Analyst" --why "validation AUC +0.012, PSI stable"
  Versions are ``v0001``, ``v0002``, …:
-a version is written completely into a temporary folder and then renamed into place; the rename
-fails if the version exists, so concurrent trainers never overwrite each other (the loser takes the
-next number) and a crash leaves no half-written version. Version numbers are never reused.
+a version is written completely into a temporary folder and then published as a new folder
+(``lake.storage.upload_new_folder``): locally a rename that fails if the version exists; on S3 the number is
+first claimed with a conditional PUT of ``<version>/_claim`` and ``metrics.json`` is uploaded last. So
+concurrent trainers never overwrite each other (the loser takes the next number), a version counts only once
+its ``metrics.json`` is there, and a crash leaves no half-written version. Version numbers are never reused.
 """
 from __future__ import annotations
 
-import errno
 import json
-import os
 import re
-import shutil
+import tempfile
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,11 +45,14 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from lake import storage
 from models.scorecard import DEFAULT_SCALING, ScoreScaling
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 LABEL_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MODEL_FILES = {"lightgbm": "model.txt", "scorecard": "model.joblib"}
+LOG_FOLDER, LEGACY_LOG = "registry_log", "registry_log.jsonl"
+MANIFEST, CLAIM = "metrics.json", "_claim"  # a version is complete once its metrics.json is there
 DEFAULT_PROMOTION_MARGIN = 0.005
 
 
@@ -64,9 +72,7 @@ def _now() -> str:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    os.replace(tmp, path)
+    storage.write_text(path, json.dumps(obj, indent=2, default=str))
 
 
 @dataclass
@@ -94,7 +100,7 @@ class RegisteredModel:
 class ModelRegistry:
     def __init__(self, root: str | Path | None = None):
         # a lake path object (pathlib.Path, or upath.UPath on an S3 lake) is kept as it is
-        self.root = (root if hasattr(root, "fs") else Path(root)) if root is not None else default_root()
+        self.root = (root if hasattr(root, "fs") else storage.lake_path(root)) if root is not None else default_root()
 
     # -- paths --------------------------------------------------------------------------------
     def _label_dir(self, label: str) -> Path:
@@ -115,24 +121,31 @@ class ModelRegistry:
         d = self._label_dir(label)
         if not d.exists():
             return []
-        found = [p.name for p in d.iterdir() if p.is_dir() and VERSION_RE.match(p.name)]
+        # complete versions only: one listing (a version folder without metrics.json is being uploaded)
+        found = {p.parent.name for p in d.glob(f"v*/{MANIFEST}") if VERSION_RE.match(p.parent.name)}
         return sorted(found, key=lambda v: int(VERSION_RE.match(v).group(1)))
 
-    def _log(self, label: str) -> list[dict]:
-        f = self._label_dir(label) / "registry_log.jsonl"
-        if not f.exists():
-            return []
-        return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    def log(self, label: str) -> list[dict]:
+        """The label's audit trail, oldest first."""
+        d = self._label_dir(label)
+        events: list[dict] = []
+        if (d / LEGACY_LOG).exists():
+            events += [json.loads(line) for line in (d / LEGACY_LOG).read_text().splitlines() if line.strip()]
+        files = sorted(d.glob(f"{LOG_FOLDER}/*.json"), key=lambda p: p.name) if d.exists() else []
+        return events + [json.loads(p.read_text()) for p in files]
+
+    _log = log
 
     def _append_log(self, label: str, event: dict) -> None:
-        f = self._label_dir(label) / "registry_log.jsonl"
-        with open(f, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"at": _now(), **event}, default=str) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        # one whole object per event (see the module docstring); the name sorts in time order
+        name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.json"
+        storage.write_text(self._label_dir(label) / LOG_FOLDER / name,
+                           json.dumps({"at": _now(), **event}, default=str))
 
     def _next_number(self, label: str) -> int:
-        nums = [int(VERSION_RE.match(v).group(1)) for v in self.list_versions(label)]
+        d = self._label_dir(label)
+        taken = [p.name for p in d.iterdir() if VERSION_RE.match(p.name)] if d.exists() else []
+        nums = [int(VERSION_RE.match(v).group(1)) for v in taken]  # claimed numbers too, complete or not
         nums += [int(VERSION_RE.match(e["version"]).group(1)) for e in self._log(label)
                  if e.get("event") == "register" and VERSION_RE.match(str(e.get("version", "")))]
         return max(nums, default=0) + 1
@@ -145,12 +158,10 @@ class ModelRegistry:
         if not label:
             raise RegistryError("register needs a label (a_card, b_card, c_card, fraud, ...)")
         label_dir = self._label_dir(label)
-        label_dir.mkdir(parents=True, exist_ok=True)
+        storage.makedirs(label_dir)
         model_type = result.model_type
         model_name = model_name or f"{label}_{model_type}"
-        tmp = label_dir / f".tmp-{uuid.uuid4().hex}"
-        tmp.mkdir()
-        try:
+        with storage.staging_folder(label_dir) as tmp:  # local files (LightGBM, joblib, matplotlib write local)
             model_files = result.model.save(tmp)
             (tmp / "features.json").write_text(json.dumps(list(result.features), indent=2))
             used_dict = {f: result.feature_dictionary[f] for f in result.features if f in result.feature_dictionary}
@@ -172,22 +183,11 @@ class ModelRegistry:
                 number = self._next_number(label) + attempt
                 version = f"v{number:04d}"
                 record["version"] = version
-                _write_json_atomic(tmp / "metrics.json", record)
-                target = label_dir / version
-                if target.exists():
-                    continue
-                try:
-                    os.rename(tmp, target)  # atomic; fails if the target exists and is not empty
-                except OSError as exc:
-                    if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                        continue
-                    raise
-                break
+                (tmp / MANIFEST).write_text(json.dumps(record, indent=2, default=str))
+                if storage.upload_new_folder(tmp, label_dir / version, claim=CLAIM, last=MANIFEST):
+                    break
             else:  # pragma: no cover
                 raise RegistryError(f"could not allocate a version for {label}")
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         if plot_files:
             result.plots = {name: label_dir / version / Path(path).name for name, path in result.plots.items()}
         self._append_log(label, {"event": "register", "version": version, "model_type": model_type,
@@ -238,16 +238,9 @@ class ModelRegistry:
         folder = self._label_dir(label) / version
         m = json.loads((folder / "metrics.json").read_text())
         model_type = m["model_type"]
-        if model_type == "lightgbm":
-            from models.gbm import GBMModel
-
-            model = GBMModel.load(folder)
-        elif model_type == "scorecard":
-            from models.scorecard import ScorecardModel
-
-            model = ScorecardModel.load(folder)
-        else:
+        if model_type not in MODEL_FILES:
             raise RegistryError(f"{folder}/metrics.json: unknown model_type '{model_type}'")
+        model = _load_model(model_type, folder)
         features = json.loads((folder / "features.json").read_text())
         fd_file = folder / "feature_dictionary.json"
         return RegisteredModel(label=label, version=version, model_name=m.get("model_name", f"{label}_{model_type}"),
@@ -330,6 +323,19 @@ class ModelRegistry:
             return {**decision, "promoted": True, "champion": version, "reason": why}
         return {**decision, "promoted": False, "champion": champ,
                 "reason": f"{metric} {challenger_value:.4f} < champion {champion_value:.4f} + {margin}"}
+
+
+def _load_model(model_type: str, folder) -> Any:
+    """The model object of a version folder (LightGBM and joblib read local files: an S3 version is copied to a
+    temporary folder first; the model is in memory once loaded)."""
+    if model_type == "lightgbm":
+        from models.gbm import GBMModel as loader
+    else:
+        from models.scorecard import ScorecardModel as loader
+    if not storage.is_remote(folder):
+        return loader.load(folder)
+    with tempfile.TemporaryDirectory(prefix="registry-") as local:
+        return loader.load(storage.download_folder(folder, local))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -178,3 +178,24 @@ def test_hmac_helper_is_defined_once():
     holders = [p.relative_to(REPO_ROOT).as_posix() for p in SCANNED if p.suffix == ".py"
                and "0x36" in p.read_text(encoding="utf-8")]
     assert holders == ["lake/tokens.py"]
+
+
+# Local-only file calls (os / shutil): on an S3 lake they fail or, worse, write a local "s3:" folder. Lake files
+# are written through lake/storage.py; these modules use them on local folders only, for the reason given.
+LOCAL_FS_CALL = re.compile(r"\b(os\.(replace|rename|remove|unlink|makedirs|rmdir)|shutil\.(rmtree|copy\w*|move))\(")
+LOCAL_FS_ALLOWED = {
+    "lake/storage.py": "the one module that knows a local folder from S3",
+    "simulator/world.py": "the simulator writes its world on the local disk; `make world` uploads it",
+    "features/materialize.py": "the local branch of the dbt feature writer (its S3 branch is one PUT)",
+    "exports/storage.py": "LocalFolderStore, the local-folder object store (an S3 lake gets LakeFolderStore)",
+    "dbt_project/models/marts/marts_lake_dir.py": "creates the local marts folder (nothing to create on S3)",
+    "bench/bench_lake_s3.py": "benchmark scratch folders", "bench/bench_exports.py": "benchmark scratch folders",
+}
+
+
+def test_lake_files_are_written_through_lake_storage():
+    found = [f"{rel}:{number}: {line.strip()}" for path in SCANNED if path.suffix == ".py"
+             for rel in [path.relative_to(REPO_ROOT).as_posix()] if rel not in LOCAL_FS_ALLOWED
+             for number, line in _code_lines(path) if LOCAL_FS_CALL.search(line)]
+    assert not found, "local-only file calls (use lake.storage: write_parquet, publish_folder, ...):\n" + "\n".join(found)
+    assert LOCAL_FS_CALL.search("    os.replace(tmp, target)") and LOCAL_FS_CALL.search("shutil.rmtree(old)")

@@ -142,7 +142,7 @@ def test_manual_promotion_waits_for_an_approval_that_records_who_when_why(lake, 
     assert record["version"] == v2 and record["approval"]["by"] == "R. Officer"
     assert record["approval"]["why"] == "CV AUC best" and record["approval"]["at"] and record["approval"]["candidate"]
     assert reg.pending("a_card") == []
-    log = [json.loads(line) for line in (root / "a_card" / "registry_log.jsonl").read_text().splitlines()]
+    log = reg.log("a_card")
     assert [e["event"] for e in log][-2:] == ["candidate", "champion"] and log[-1]["approval"]["by"] == "R. Officer"
     assert registry_cli(["--root", str(root), "approve", "a_card", "v9999", "--by", "x", "--why", "y"]) == 2
     assert "no version 'v9999'" in capsys.readouterr().err

@@ -104,7 +104,7 @@ def test_champion_pointer_and_promotion(tmp_path, results, data):
     assert reg.champion("a_card") == v1
     table = reg.versions_table("a_card")
     assert list(table["champion"]) == [True, False]
-    events = [json.loads(l)["event"] for l in (tmp_path / "a_card" / "registry_log.jsonl").read_text().splitlines()]
+    events = [e["event"] for e in ModelRegistry(tmp_path).log("a_card")]
     assert events.count("register") == 2 and events.count("champion") == 3
 
 

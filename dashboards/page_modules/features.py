@@ -215,7 +215,7 @@ def render() -> None:
         if not _mtime(table_path):
             st.info(f"`{table_path}` is not built yet.")
         else:
-            hist, bad, info = distribution(str(table_path), name, str(labels_path), str(lake.feature_spine),
+            hist, bad, info = distribution(data.parquet_source(table_path), name, str(labels_path), str(lake.feature_spine),
                                            _mtime(table_path))
             st.caption(f"{info['rows']:,} observations, {info['missing']:,} missing.")
             if not hist.empty:

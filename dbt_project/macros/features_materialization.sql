@@ -50,7 +50,12 @@ if _root and _root not in _sys.path:
 
 def materialize(df, con):
     from features.materialize import write_model_output
+    from lake import storage
     write_model_output(df, con, {{ tojson(location) }}, {{ tojson(compression) }})
+    # one file or a folder of shard parts (DuckDB reads a folder by itself only on a local disk: a glob on S3)
+    source = storage.parquet_source(storage.lake_path({{ tojson(location) }}))
+    con.execute({{ tojson("create or replace view " ~ target_relation ~ " as select * from read_parquet(") }}
+                + storage.sql_string(source) + ")")
     {%- endset -%}
   {%- else -%}
     {%- set job -%}
@@ -79,9 +84,11 @@ def materialize(df, con):
   {% if existing_relation is not none and existing_relation.type != 'view' %}
     {{ drop_relation_if_exists(existing_relation) }}
   {% endif %}
+  {% if model['language'] != 'python' %}{#- a Python model's job creates its view (one file or a folder) -#}
   {% call statement('create_view') -%}
     create or replace view {{ target_relation }} as select * from read_parquet('{{ location }}')
   {%- endcall %}
+  {% endif %}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {% do persist_docs(target_relation, model) %}

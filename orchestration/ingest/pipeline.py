@@ -19,9 +19,11 @@ ingest and the unchanged ones are quarantined as `duplicate key: already in bron
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -136,10 +138,6 @@ def ingest_log(lake: LakeLayout, table: str) -> list[dict]:
                                           params={"files": [str(p) for p in logs]}).to_arrow_table().to_pylist()
 
 
-def ingested_files(lake: LakeLayout, table: str) -> set[tuple[str, str]]:
-    return {(r["file"], r["sha256"]) for r in ingest_log(lake, table)}
-
-
 def file_identity(path: Path) -> str:
     """The content identity of a landed entry: SHA-256 of a file; a marker for what is not a file."""
     if path.is_symlink() and not path.exists():
@@ -154,9 +152,15 @@ def file_identity(path: Path) -> str:
 
 
 def landed_entries(lake: LakeLayout, contract: Contract) -> list[Path]:
-    """Every entry of the table's landing folder a delivery could be: regular files of any name, links, and
-    directories named like a data file (their content is listed too). Other directories are just folders."""
-    folder = contract.landing_dir(lake.landing)
+    """Every entry of the table's landing folder a delivery could be (see :func:`entries_under`)."""
+    return entries_under(lake.landing, contract)
+
+
+def entries_under(landing: Path, contract: Contract) -> list[Path]:
+    """Every entry of the table's folder under ``landing`` (the lake's, or a local copy) a delivery could be:
+    regular files of any name, links, and directories named like a data file (their content is listed too).
+    Other directories are just folders."""
+    folder = contract.landing_dir(landing)
     if not folder.exists():
         return []
     out = []
@@ -237,36 +241,11 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     recovered = _recover(lake, contract.table)
     if recovered:
         say(f"{contract.table}: recovered an interrupted earlier run ({'; '.join(recovered)})")
-    done = ingested_files(lake, contract.table)
+    log = ingest_log(lake, contract.table)
+    done = {(r["file"], r["sha256"]) for r in log}
     done_paths = {f for f, _ in done}
-    entries = landed_entries(lake, contract)
-
-    results: list[FileResult] = []
-    parts: list[pa.Table] = []
-    unparsed: list[dict] = []
-    skipped = 0
-    for i, path in enumerate(entries, start=1):
-        rel = path.relative_to(lake.landing).as_posix()
-        try:
-            digest = file_identity(path)
-        except OSError as exc:
-            digest = f"unreadable:{type(exc).__name__}"
-        if (rel, digest) in done:
-            skipped += 1
-            continue
-        res = FileResult(rel, digest, landed=0)
-        if path.is_file():
-            stat = path.stat()
-            res.size_bytes, res.mtime_ns = stat.st_size, storage.mtime_ns(path)
-        results.append(res)
-        part = _read_one(path, rel, contract, res, unparsed, conflict=rel in done_paths)
-        if part is not None:
-            parts.append(part)
-        if res.status in ("rejected", "conflict", "unrecognised"):
-            say(f"ERROR {contract.table}: {res.file} {res.status}: {'; '.join(res.notes)}"
-                + ("; other files go on" if res.status != "unrecognised" else ""))
-        if i % 100 == 0:
-            say(f"{contract.table}: read {i}/{len(entries)} files")
+    with _readable_landing(lake, contract, log) as (landing, skipped):
+        results, parts, unparsed, skipped = _read_new_files(contract, landing, done, done_paths, skipped, say)
 
     if parts and contract.format in ("json", "jsonl"):
         parts = [_extract_json(parts, contract, results, unparsed)]
@@ -331,6 +310,59 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     say(f"{contract.table}: {len(results)} new file(s), {result.landed} landed = "
         f"{result.bronze} bronze + {result.quarantined} quarantined; {skipped} file(s) already ingested")
     return result
+
+
+def _read_new_files(contract: Contract, landing: Path, done: set[tuple[str, str]], done_paths: set[str],
+                    skipped: int, say: Callable[[str], None]) -> tuple[list[FileResult], list[pa.Table], list[dict], int]:
+    """Read every landed entry not taken before (by name and content): their results, raw rows and unparsed
+    records, and the count of files skipped as already ingested."""
+    results: list[FileResult] = []
+    parts: list[pa.Table] = []
+    unparsed: list[dict] = []
+    entries = entries_under(landing, contract)
+    for i, path in enumerate(entries, start=1):
+        rel = path.relative_to(landing).as_posix()
+        try:
+            digest = file_identity(path)
+        except OSError as exc:
+            digest = f"unreadable:{type(exc).__name__}"
+        if (rel, digest) in done:
+            skipped += 1
+            continue
+        res = FileResult(rel, digest, landed=0)
+        if path.is_file():
+            stat = path.stat()
+            res.size_bytes, res.mtime_ns = stat.st_size, storage.mtime_ns(path)
+        results.append(res)
+        part = _read_one(path, rel, contract, res, unparsed, conflict=rel in done_paths)
+        if part is not None:
+            parts.append(part)
+        if res.status in ("rejected", "conflict", "unrecognised"):
+            say(f"ERROR {contract.table}: {res.file} {res.status}: {'; '.join(res.notes)}"
+                + ("; other files go on" if res.status != "unrecognised" else ""))
+        if i % 100 == 0:
+            say(f"{contract.table}: read {i}/{len(entries)} files")
+    return results, parts, unparsed, skipped
+
+
+@contextlib.contextmanager
+def _readable_landing(lake: LakeLayout, contract: Contract, log: list[dict]):
+    """The landing folder to read files from, and how many files were left out as taken before. A local lake
+    is read in place. From S3 the table's new files are fetched into a temporary folder in one concurrent
+    request batch (file by file, each costs a listing, a hash read and a data read over HTTP: ~1 file/s);
+    a file whose name, size and modification time match a logged one is not fetched (the sensor's quick
+    check), any other is, and is then hashed like a local file."""
+    if not lake.is_remote:
+        yield lake.landing, 0
+        return
+    logged = {(r["file"], r.get("size_bytes"), r.get("mtime_ns")) for r in log}
+    prefix = contract.landing_dir(lake.landing).relative_to(lake.landing).as_posix()
+    with tempfile.TemporaryDirectory(prefix="landing-") as tmp:
+        landing = Path(tmp)
+        skipped = storage.mirror_files(
+            contract.landing_dir(lake.landing), contract.landing_dir(landing),
+            skip=lambda rel, size, mtime_ns: (f"{prefix}/{rel}", size, mtime_ns) in logged)
+        yield landing, skipped
 
 
 def _read_one(path: Path, rel: str, contract: Contract, res: FileResult, unparsed: list[dict],
