@@ -34,7 +34,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
-import pyarrow.parquet as pq
 
 from features.catalog import catalog
 from features.executor import duckdb_settings

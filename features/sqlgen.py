@@ -75,7 +75,6 @@ def _stat_usage(fam: Family) -> dict[str, set[int]]:
 
 def long_sql(fam: Family) -> str:
     fp = family_fingerprint(fam)
-    finite = [w for w in fam.windows if w is not None]
     windows_txt = ", ".join("all" if w is None else f"{w}d" for w in fam.windows)
     measure_names = []
     for st in fam.stats:
