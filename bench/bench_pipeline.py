@@ -111,13 +111,12 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-training", action="store_true", help="also skips scoring and export")
     args = ap.parse_args(argv)
 
-    import shutil
-
+    from lake import storage
     from lake.layout import LakeLayout
 
     lake = Path(args.lake or f"/tmp/pipeline_bench_{args.customers}")
     if args.from_step == "world":
-        shutil.rmtree(lake, ignore_errors=True)
+        storage.remove_tree(lake)
     todo = set(STEPS[STEPS.index(args.from_step):])
     cfg = LakeLayout(root=lake)
     os.environ["LAKE_ROOT"] = str(lake)  # the dbt feature models read the lake layout from the environment

@@ -264,16 +264,6 @@ def _canonical(table: pa.Table, labels, key: str) -> pa.Table:
             .sort_by([("_rank", "ascending"), (key, "ascending")]).drop_columns(["_rank"]))
 
 
-def _remove_tree(path) -> None:
-    import shutil
-
-    fs = storage.filesystem(path)
-    if fs is None:
-        shutil.rmtree(path, ignore_errors=True)
-    elif fs.exists(str(path)[len("s3://"):]):
-        fs.rm(str(path)[len("s3://"):], recursive=True)
-
-
 def scoring_shards(layout: LakeLayout) -> int:
     """Shard count for scoring: the feature mart's (so a task reads one part file of each family table), else
     the mart's rule (features.engine.n_shards) on the spine's row count."""
@@ -350,7 +340,7 @@ def score_business_date(layout: LakeLayout, business_date: str, log=print, strat
     finally:
         if own_runner:
             runner.close()
-        _remove_tree(parts)
+        storage.remove_tree(parts)
     scored = pd.concat([r.scored for r in results if r.scored is not None], ignore_index=True)
     rank = {label: i for i, label in enumerate(labels)}
     scored = (scored.assign(_rank=scored["label"].map(rank)).sort_values(["_rank", "obs_id"], kind="stable")

@@ -138,7 +138,7 @@ def test_backtest_history_and_scores_files_on_s3(s3_lake):
     import pandas as pd
     import pyarrow as pa
 
-    from models import backtest, batch
+    from models import backtest
 
     history = pd.DataFrame({"obs_id": [1, 2, 3], "a_card_score": [610.0, 540.0, 702.0], "bad": [0, 1, 0]})
     backtest._write(history, s3_lake.backtest_history)
@@ -147,7 +147,7 @@ def test_backtest_history_and_scores_files_on_s3(s3_lake):
     pd.testing.assert_frame_equal(got, history)
     assert grades == {"a_card": None}
     scores = pa.table({"obs_id": [1, 2], "score": [600, 640]})
-    batch._write_atomic(scores, s3_lake.scores_file("2026-09-30"))
+    storage.write_parquet(scores, s3_lake.scores_file("2026-09-30"))  # how models.batch publishes a day's scores
     assert s3_lake.scores_files() == [s3_lake.scores_file("2026-09-30")]
     assert storage.read_parquet(s3_lake.scores_file("2026-09-30")).equals(scores)
 

@@ -9,6 +9,7 @@ import pytest
 
 from lake.scores import SCORES_COLUMNS, scores_path
 from lake.layout import LakeLayout
+from models.registry import ModelRegistry
 from tests.lakehelpers import copy_lake, run_graph
 
 BUSINESS_DATE = "2026-09-30"
@@ -21,7 +22,7 @@ def lake(a_card_world, tmp_path_factory) -> LakeLayout:
 
 
 def registry_dir(lake: LakeLayout):
-    return lake.root / "models" / "registry" / "a_card"
+    return lake.registry / "a_card"
 
 
 def test_a_card_is_trained_registered_and_judged_against_the_oracle(lake):
@@ -35,8 +36,7 @@ def test_a_card_is_trained_registered_and_judged_against_the_oracle(lake):
         assert isinstance(metrics[key], float), key
     assert metrics["gini_oot"] == pytest.approx(2 * metrics["auc_oot"] - 1)
     assert 0.6 < metrics["auc_oot"] <= metrics["oracle_auc"] + 0.05
-    versions = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    assert versions == ["v0001", "v0002"]  # LightGBM candidate + scorecard baseline
+    assert ModelRegistry(lake.registry).list_versions("a_card") == ["v0001", "v0002"]  # LightGBM candidate + scorecard baseline
     assert json.loads((folder / "v0002" / "metrics.json").read_text())["model_type"] == "scorecard"
     assert any(p.suffix == ".png" for p in (folder / "v0001").rglob("*"))
 
@@ -45,7 +45,7 @@ def test_retraining_adds_versions_and_never_overwrites(lake):
     before = {p: p.stat().st_mtime_ns for p in (registry_dir(lake) / "v0001").rglob("*") if p.is_file()}
     result = run_graph(lake, [["models", "a_card"]])
     assert result.success
-    assert sorted(p.name for p in registry_dir(lake).iterdir() if p.is_dir()) == ["v0001", "v0002", "v0003", "v0004"]
+    assert ModelRegistry(lake.registry).list_versions("a_card") == ["v0001", "v0002", "v0003", "v0004"]
     assert {p: p.stat().st_mtime_ns for p in (registry_dir(lake) / "v0001").rglob("*") if p.is_file()} == before
 
 
