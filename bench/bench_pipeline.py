@@ -27,12 +27,14 @@ import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from bench_mart_shards import PeakRSS  # noqa: E402  (one peak-memory sampler for the benchmarks)
+
 BUSINESS_DATE = "2026-09-30"  # the simulated world ends on this date (Makefile)
 
 
@@ -42,28 +44,8 @@ class Step:
     def __init__(self, name: str, rows: list):
         self.name, self.rows = name, rows
 
-    def _rss(self) -> int:
-        total = 0
-        for p in [self.proc, *self.proc.children(recursive=True)]:
-            try:
-                total += p.memory_info().rss
-            except Exception:  # noqa: BLE001 - a child that just exited
-                pass
-        return total
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.2)
-
     def __enter__(self):
-        import psutil
-
-        self.proc = psutil.Process()
-        self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        self.rss = PeakRSS().__enter__()
         self.load0 = os.getloadavg()[0]
         self.cpu0 = self._cpu()
         self.t0 = time.perf_counter()
@@ -77,10 +59,9 @@ class Step:
 
     def __exit__(self, exc_type, *exc):
         wall = time.perf_counter() - self.t0
-        self._stop.set()
-        self._thread.join()
+        self.rss.__exit__(exc_type, *exc)
         self.rows.append({"step": self.name, "wall_s": wall, "cpu_s": self._cpu() - self.cpu0,
-                          "peak_gb": self.peak / 2**30, "load0": self.load0, "load1": os.getloadavg()[0],
+                          "peak_gb": self.rss.peak / 2**30, "load0": self.load0, "load1": os.getloadavg()[0],
                           "ok": exc_type is None})
         print(f"    {self.name}: {wall:.1f} s", flush=True)
 
@@ -142,15 +123,10 @@ def main(argv=None) -> int:
         with Step("staging", rows):
             dbt(cfg, command="seed")
             dbt(cfg, "staging")
-    if "marts" in todo:
-        with Step("marts", rows):
-            dbt(cfg, "marts")
-    if "mart" in todo:
-        with Step("mart", rows):
-            dbt(cfg, "features")
-    if "labels" in todo:
-        with Step("labels", rows):
-            dbt(cfg, "labels")
+    for step, selector in (("marts", "marts"), ("mart", "features"), ("labels", "labels")):  # dbt selections
+        if step in todo:
+            with Step(step, rows):
+                dbt(cfg, selector)
     if "stats" in todo:
         with Step("stats", rows):
             from features.stats import compute_feature_stats, write_stats
