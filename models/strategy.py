@@ -549,36 +549,37 @@ class Strategy:
         use_soft = (d_grade == "pass") & (d_soft == "review")
         return np.where(use_soft, "review", d_grade).astype(object), np.where(use_soft, r_soft, r_grade).astype(object)
 
-    def _admission(self, frame: pd.DataFrame) -> pd.DataFrame:
-        sect = self.config.get("admission") or {}
-        hard = self._evaluate("admission", "hard_rules", frame)
-        soft = self._evaluate("admission", "soft_rules", frame)
+    def _graded_section(self, section: str, frame: pd.DataFrame, pass_word: str, default_grades: dict):
+        """One section on its own: its hard rules, then the grade's decision (soft rules may send a pass to
+        review). Returns the section's config, the grades, the decisions, the deciding reasons and the rules."""
+        sect = self.config.get(section) or {}
+        hard = self._evaluate(section, "hard_rules", frame)
+        soft = self._evaluate(section, "soft_rules", frame)
         grade = frame["grade"].astype("string").to_numpy(dtype=object)
-        gd = sect.get("grade_decisions") or {"A": "approve", "B": "approve", "C": "approve", "D": "review", "E": "reject"}
+        gd = sect.get("grade_decisions") or default_grades
         stages = [("hard_rules", *self._stage_rules(*hard, review_on_hit=False)),
-                  ("a_card", *self._grade_stage_with_soft(grade, gd, "", "approve", soft))]
+                  (section, *self._grade_stage_with_soft(grade, gd, "", pass_word, soft))]
         decision, _, reason = self._combine(stages)
-        limit = self._initial_limit(frame, grade, sect.get("limit") or {})
-        limit = np.where(np.isin(decision, ["approve", "review"]), limit, 0.0)
+        return sect, grade, decision, reason, [hard, soft]
+
+    def _section_frame(self, frame, decision, limit, rules, reason) -> pd.DataFrame:
         return pd.DataFrame({"decision": pd.Series(decision, index=frame.index, dtype="string"),
                              "recommended_limit": pd.Series(limit, index=frame.index, dtype="float64"),
-                             **self._explain([hard, soft], frame),
+                             **self._explain(rules, frame),
                              "reason": pd.Series(reason, index=frame.index, dtype="string")})
 
+    def _admission(self, frame: pd.DataFrame) -> pd.DataFrame:
+        sect, grade, decision, reason, rules = self._graded_section(
+            "admission", frame, "approve", {"A": "approve", "B": "approve", "C": "approve", "D": "review", "E": "reject"})
+        limit = self._initial_limit(frame, grade, sect.get("limit") or {})
+        limit = np.where(np.isin(decision, ["approve", "review"]), limit, 0.0)
+        return self._section_frame(frame, decision, limit, rules, reason)
+
     def _fraud(self, frame: pd.DataFrame) -> pd.DataFrame:
-        sect = self.config.get("fraud") or {}
-        hard = self._evaluate("fraud", "hard_rules", frame)
-        soft = self._evaluate("fraud", "soft_rules", frame)
-        grade = frame["grade"].astype("string").to_numpy(dtype=object)
-        gd = sect.get("grade_decisions") or {"A": "pass", "B": "pass", "C": "pass", "D": "review", "E": "reject"}
-        stages = [("hard_rules", *self._stage_rules(*hard, review_on_hit=False)),
-                  ("fraud", *self._grade_stage_with_soft(grade, gd, "", "pass", soft))]
-        decision, _, reason = self._combine(stages)
+        _, _, decision, reason, rules = self._graded_section(
+            "fraud", frame, "pass", {"A": "pass", "B": "pass", "C": "pass", "D": "review", "E": "reject"})
         decision = np.where(decision == "approve", "pass", decision)
-        return pd.DataFrame({"decision": pd.Series(decision, index=frame.index, dtype="string"),
-                             "recommended_limit": pd.Series(np.nan, index=frame.index, dtype="float64"),
-                             **self._explain([hard, soft], frame),
-                             "reason": pd.Series(reason, index=frame.index, dtype="string")})
+        return self._section_frame(frame, decision, np.nan, rules, reason)
 
     def _applications(self, frame: pd.DataFrame, describe: Mapping[str, str]) -> pd.DataFrame:
         adm, fr = self.config.get("admission") or {}, self.config.get("fraud") or {}
