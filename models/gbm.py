@@ -20,18 +20,12 @@
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-# OpenMP threads that spin while waiting make LightGBM many times slower whenever the cores are
-# shared (parallel Dagster steps, pytest -n 2); passive waiting costs nothing on an idle machine.
-# Only effective if set before the OpenMP runtime starts; an explicit setting is respected.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import lightgbm as lgb  # noqa: E402
+import lightgbm as lgb  # OMP_WAIT_POLICY is set by the package (models/__init__.py) before any OpenMP loads
 import numpy as np
 import pandas as pd
 
@@ -318,7 +312,10 @@ BASE_PARAMS: dict[str, Any] = {
 }
 
 
-SINGLE_THREAD_CELLS = 50_000      # rows x features below which one thread is faster (thread sync dominates)
+# rows x features below which LightGBM trains on one thread. Measured on the A-card's CV grid (5.5k rows x 150
+# features, 2 cores, load 3-5): one thread 17.5 s, two 21 s, and two 42 s once optbinning's solver had run in the
+# process (as it has in train_model, after the selection); the pipeline trains two labels at once anyway.
+SINGLE_THREAD_CELLS = 10_000_000
 
 
 def candidate_grid(n_rows: int, n_features: int = 1, threads: int = 2) -> list[dict[str, Any]]:
@@ -331,8 +328,8 @@ def candidate_grid(n_rows: int, n_features: int = 1, threads: int = 2) -> list[d
     tenth of the rows, so small frames can still split). A sixth candidate (31 leaves, L1 + L2 at
     a 0.03 learning rate, the grid's most expensive) was dropped: chosen once in 12 CV runs (4 public
     data sets x 2 folds, the 20k world's four labels), on the B-card by 0.0007 AUC over the 15-leaf one.
-    Frames under :data:`SINGLE_THREAD_CELLS` cells train on one thread (faster there, and much
-    faster on a shared machine); others on ``threads``.
+    Frames under :data:`SINGLE_THREAD_CELLS` cells (a 50k x 200 frame) train on one thread (faster there, and
+    much faster on a shared machine); others on ``threads``.
     """
     def leaf(rows: int) -> int:
         return int(max(5, min(rows, n_rows // 10)))

@@ -1,6 +1,7 @@
 """Risk models on the feature mart as Dagster assets (wiring only; the logic is in models/).
 
-Graph: features/* + labels/labels -> models/<label> (``models.lake_training``) -> scores/batch_scores
+Graph: features/* + labels/labels -> models/<label> (one step training the labels side by side,
+``models.lake_training.train_labels``) -> scores/batch_scores
 (daily partitions, ``models.batch``) -> exports/*. What is trained is declared in models/specs/model_specs.yaml.
 """
 import dagster as dg
@@ -10,7 +11,7 @@ from features.catalog import catalog
 from lake.layout import LakeLayout
 from models.batch import score_business_date
 from models.lake_inputs import ModelDataError, lake_registry, model_specs
-from models.lake_training import train_label
+from models.lake_training import train_labels
 from models.monitoring import backfill
 from orchestration.partitions import BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY
 from orchestration.resources import LakeResource
@@ -19,34 +20,42 @@ LABELS_KEY = dg.AssetKey(["labels", "labels"])
 FEATURE_KEYS = [dg.AssetKey(["features", t]) for t in catalog().tables]
 
 
-def model_asset(label: str) -> dg.AssetsDefinition:
-    spec = model_specs()["labels"][label]
-
-    @dg.asset(
-        key=["models", label],
-        deps=[LABELS_KEY, *FEATURE_KEYS],
-        group_name="models",
-        kinds={"lightgbm", "python"},
-        description=f"{spec['description']} Trains LightGBM and a WoE scorecard on an in-time window, judges both "
-                    f"out-of-time against the true oracle, registers new versions (never overwriting) and makes the "
-                    f"better by validation AUC the champion candidate (auto-promoted or waiting for an approval).",
-        pool="lakehouse_models",  # training holds thousands of columns in memory: one at a time on 2 cores
-    )
-    def _train(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        try:
-            summary = train_label(lake.config(), label, log=context.log.info)
-        except ModelDataError as err:
-            raise dg.Failure(str(err)) from err
-        champ = summary[summary["best"]]
-        return dg.MaterializeResult(metadata={
-            "champion": summary["champion"] or "none", "best_model_type": summary["best"],
+def _label_metadata(summary: dict) -> dict:
+    champ = summary[summary["best"]]
+    return {"champion": summary["champion"] or "none", "best_model_type": summary["best"],
             "promotion": summary["promotion"]["reason"],
             "auc_oot": champ["auc_oot"], "ks_oot": champ["ks_oot"], "gini_oot": champ["gini_oot"],
-            "oracle_auc": champ["oracle_auc"],
-            "summary": dg.MetadataValue.json(summary),
-        })
+            "oracle_auc": champ["oracle_auc"], "summary": dg.MetadataValue.json(summary)}
 
-    return _train
+
+LABELS = list(model_specs()["labels"])
+
+
+@dg.multi_asset(
+    specs=[dg.AssetSpec(["models", label], deps=[LABELS_KEY, *FEATURE_KEYS], group_name="models",
+                        kinds={"lightgbm", "python"}, skippable=True,
+                        description=f"{model_specs()['labels'][label]['description']} LightGBM and a WoE scorecard "
+                                    "trained on an in-time window, judged out-of-time against the true oracle, "
+                                    "registered as new versions (never overwriting); the better by validation AUC "
+                                    "becomes the champion candidate (auto-promoted or waiting for an approval).")
+           for label in LABELS],
+    can_subset=True,
+    name="train_models",
+    pool="lakehouse_models",  # thousands of columns in memory per label: an instance can cap trainings by pool
+)
+def train_models(context: dg.AssetExecutionContext, lake: LakeResource):
+    """The selected labels, trained side by side in worker processes (models.lake_training.train_labels): one
+    step in the run, one materialisation per label; a label that fails fails the step after the others land."""
+    labels = [key.path[-1] for key in context.selected_asset_keys]
+    results = train_labels(lake.config(), labels, log=context.log.info)
+    failed = {label: err for label, err in results.items() if isinstance(err, Exception)}
+    for label, summary in results.items():
+        if label not in failed:
+            yield dg.MaterializeResult(asset_key=["models", label], metadata=_label_metadata(summary))
+    if failed:
+        unexpected = [label for label, err in failed.items() if not isinstance(err, ModelDataError)]
+        raise dg.Failure("; ".join(f"{label}: {err}" for label, err in failed.items())) from (
+            failed[unexpected[0]] if unexpected else None)
 
 
 def monitoring_asset(label: str) -> dg.AssetsDefinition:
@@ -75,8 +84,7 @@ def monitoring_asset(label: str) -> dg.AssetsDefinition:
     return _monitor
 
 
-model_assets = [model_asset(label) for label in model_specs()["labels"]]
-model_assets += [monitoring_asset(label) for label in model_specs()["labels"]]
+model_assets = [train_models, *(monitoring_asset(label) for label in LABELS)]
 
 
 @dg.asset(

@@ -43,10 +43,26 @@ def test_a_card_is_trained_registered_and_judged_against_the_oracle(lake):
 
 def test_retraining_adds_versions_and_never_overwrites(lake):
     before = {p: p.stat().st_mtime_ns for p in (registry_dir(lake) / "v0001").rglob("*") if p.is_file()}
-    result = run_graph(lake, [["models", "a_card"]])
+    # two labels: trained side by side in worker processes (the world's A-card was trained in-process)
+    result = run_graph(lake, [["models", "a_card"], ["models", "fraud"]])
     assert result.success
-    assert ModelRegistry(lake.registry).list_versions("a_card") == ["v0001", "v0002", "v0003", "v0004"]
+    materialized = {e.asset_key.path[-1] for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert materialized == {"a_card", "fraud"}
+    registry = ModelRegistry(lake.registry)
+    assert registry.list_versions("a_card") == ["v0001", "v0002", "v0003", "v0004"]
+    assert registry.list_versions("fraud") == ["v0001", "v0002"]
     assert {p: p.stat().st_mtime_ns for p in (registry_dir(lake) / "v0001").rglob("*") if p.is_file()} == before
+    # the same lake and code give the same models in a worker process as in-process: files and figures
+    for first, again in (("v0001", "v0003"), ("v0002", "v0004")):
+        a, b = registry_dir(lake) / first, registry_dir(lake) / again
+        model_files = sorted(p.name for p in a.iterdir() if p.suffix in (".txt", ".json", ".pkl", ".csv")
+                             and p.name != "metrics.json")
+        assert model_files and model_files == sorted(p.name for p in b.iterdir() if p.name in model_files)
+        for name in model_files:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), (first, again, name)
+        ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (a, b))
+        for key in ("model_type", "auc_oot", "cv_auc", "auc_train", "ks_oot", "n_features", "fingerprints"):
+            assert ma[key] == mb[key], (first, again, key)
 
 
 def test_scores_and_partner_export_for_a_business_date(lake):
@@ -57,14 +73,16 @@ def test_scores_and_partner_export_for_a_business_date(lake):
     assert checks["scores"].passed and checks["scores"].metadata["rows_validated"].value > 100
     scores = pq.read_table(scores_path(BUSINESS_DATE, lake.root)).to_pandas()
     assert tuple(scores.columns) == SCORES_COLUMNS
-    assert set(scores["label"]) == {"a_card"} and len(scores) > 100
+    registry = ModelRegistry(lake.registry)
+    champions = {label for label in registry.labels() if registry.champion(label)}  # a_card (+ fraud once retrained)
+    assert "a_card" in champions and set(scores["label"]) == champions and len(scores) > 100
     assert scores["probability"].between(0, 1).all() and scores["grade"].isin(list("ABCDE")).all()
     risky = scores[scores["grade"].isin(["D", "E"])]
     assert risky["reason_1"].notna().all()  # adverse grades always carry reasons
     manifests = list((lake.root / "exports").rglob("PB01/**/manifest.json"))
     assert len(manifests) == 1
     manifest = json.loads(manifests[0].read_text())
-    assert manifest["row_count"] == int((scores["partner_id"] == "PB01").sum())
+    assert manifest["row_count"] == int(((scores["partner_id"] == "PB01") & (scores["label"] == "a_card")).sum())
     exported = b"".join(p.read_bytes() for p in manifests[0].parent.iterdir() if p.name != "manifest.json")
     assert not any(cid.encode() in exported for cid in scores["customer_id"].head(50))
 
