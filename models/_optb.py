@@ -71,8 +71,12 @@ def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
 def as_categorical_values(s):
     """Plain object values (str) with NaN for missing: what optbinning's categorical binning expects
     (the same conversion at fit and at scoring time)."""
-    out = s.astype("object")
-    return out.where(s.notna(), np.nan).map(str, na_action="ignore")
+    import pandas as pd
+
+    out = s.astype("object").where(s.notna(), np.nan)
+    if pd.api.types.infer_dtype(out, skipna=True) == "string":   # already str: skip the per-value map
+        return out
+    return out.map(str, na_action="ignore")
 
 
 def shaped_iv_bound(binning) -> float | None:

@@ -236,3 +236,15 @@ def test_the_selections_binnings_are_adopted_without_optimising_again(monkeypatc
     np.testing.assert_allclose(ScorecardModel.load(tmp_path).predict_proba(df), adopted.predict_proba(df))
     with pytest.raises(ValueError, match="fitted on other rows"):
         train_scorecard(df[feats].head(2000), df["bad"].head(2000), C=1.0, binnings=found)
+
+
+def test_categorical_values_are_plain_strings_with_nan_for_missing():
+    import pandas as pd
+
+    from models._optb import as_categorical_values
+
+    cases = {("a", None, "b"): None, ("a", pd.NA, "b"): "string", (1, None, 2): "category", (True, None, "x"): object}
+    for values, dtype in cases.items():
+        out = as_categorical_values(pd.Series(list(values), dtype=dtype))
+        assert out.isna().tolist() == [False, True, False]
+        assert out.dropna().tolist() == [str(values[0]), str(values[2])]
