@@ -333,6 +333,9 @@ def choose_C(bin_indices: np.ndarray, y, grid=DEFAULT_C_GRID, n_folds: int = C_C
     from models.gbm import stratified_folds
 
     y = np.asarray(y).astype(int)
+    if min(y.sum(), y.size - y.sum()) < 2:
+        raise ValueError(f"C='cv' needs at least 2 bad and 2 good rows (got {int(y.sum())} bad of {y.size}): "
+                         "pass a number as C")
     folds = stratified_folds(y, n_folds, seed)
     per_fold = fold_aucs(bin_indices, y, folds, Cs=[float(c) for c in grid])
     scores = {c: float(np.mean(a)) for c, a in per_fold.items()}

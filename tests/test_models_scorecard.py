@@ -205,6 +205,8 @@ def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     fixed = train_scorecard(df[model.features], df["bad"], C=0.05)
     assert fixed.C == 0.05 and not fixed.C_cv
     assert fixed.scorecard.estimator_.C == 0.05
+    with pytest.raises(ValueError, match="at least 2 bad"):
+        choose_C(idx[:50], np.r_[1, np.zeros(49, dtype=int)])
     for wrong in (0, -1, "auto", True):
         with pytest.raises(ValueError, match="C must be"):
             train_scorecard(df[["f_000"]], df["bad"], C=wrong)
