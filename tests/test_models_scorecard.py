@@ -171,3 +171,82 @@ def test_scorecard_reports_unseen_categories_at_scoring(small_scorecard):
     with pytest.warns(UserWarning, match="never saw"):
         model.predict_proba(odd)
     assert model.last_input_report.set_index("feature").at["channel", "n_unseen_category"] == 4
+
+
+def test_rank_auc_is_sklearns_auc_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from models.scorecard import rank_auc
+
+    # hand-checkable: bad scores {3, 2}, good {2, 1}: pairs (3>2) (3>1) (2=2: half) (2>1) -> 3.5 / 4
+    assert rank_auc([1, 1, 0, 0], [3, 2, 2, 1]) == pytest.approx(0.875)
+    rng = np.random.default_rng(1)
+    y, s = rng.integers(0, 2, 500), np.round(rng.normal(size=500), 1)
+    assert rank_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    with pytest.raises(ValueError, match="both classes"):
+        rank_auc([0, 0], [1, 2])
+
+
+def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
+    from models.gbm import stratified_folds
+    from models.scorecard import DEFAULT_C_GRID, choose_C, fold_aucs
+
+    model, df = small_scorecard
+    assert model.C in DEFAULT_C_GRID and set(model.C_cv) == set(DEFAULT_C_GRID)
+    assert model.C_cv[model.C] == max(model.C_cv.values())
+    # choose_C is the grid's best mean fold AUC on the training rows' bins
+    bp = model.scorecard.binning_process_
+    idx = bp.transform(model._X(df)[bp.variable_names], metric="indices").to_numpy()
+    y = df["bad"].to_numpy()
+    per_fold = fold_aucs(idx, y, stratified_folds(y, 5, 0), Cs=[0.01, 1.0])
+    C, scores = choose_C(idx, y, grid=(0.01, 1.0))
+    assert scores == pytest.approx({c: np.mean(a) for c, a in per_fold.items()})
+    assert C == max(scores, key=scores.get)
+    fixed = train_scorecard(df[model.features], df["bad"], C=0.05)
+    assert fixed.C == 0.05 and not fixed.C_cv
+    assert fixed.scorecard.estimator_.C == 0.05
+    with pytest.raises(ValueError, match="at least 2 bad"):
+        choose_C(idx[:50], np.r_[1, np.zeros(49, dtype=int)])
+    for wrong in (0, -1, "auto", True):
+        with pytest.raises(ValueError, match="C must be"):
+            train_scorecard(df[["f_000"]], df["bad"], C=wrong)
+
+
+def test_the_selections_binnings_are_adopted_without_optimising_again(monkeypatch, tmp_path):
+    """Binnings found by the feature selection on the same rows give the same scorecard as binning
+    afresh, with no optimisation at fit time; the binning process computes its statistics on demand."""
+    from models import _optb
+    from models.scorecard import DEFAULT_BINNING, ScorecardModel
+    from models.selection import information_values
+
+    df = make_credit_data(3000, 15, n_informative=5, seed=3)
+    feats = ["f_000", "f_001", "f_002", "f_003", "channel"]
+    found: dict = {}
+    information_values(df, "bad", feats, n_jobs=1, binnings_out=found,
+                       binning_params={**DEFAULT_BINNING, "monotonic_trend": "auto_significant"})
+    fresh = train_scorecard(df[feats], df["bad"], C=1.0)
+    calls = []
+    real = _optb.fit_optimal_binning
+    monkeypatch.setattr(_optb, "fit_optimal_binning", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    adopted = train_scorecard(df[feats], df["bad"], C=1.0, binnings=found)
+    assert calls == []
+    np.testing.assert_allclose(adopted.predict_proba(df), fresh.predict_proba(df), atol=1e-12)
+    summary = adopted.scorecard.binning_process_.summary().set_index("name")
+    assert summary.loc["f_000", "iv"] == pytest.approx(_optb.information_value(found["f_000"]))
+    # the fitted model (with the recording binnings) pickles
+    adopted.save(tmp_path)
+    np.testing.assert_allclose(ScorecardModel.load(tmp_path).predict_proba(df), adopted.predict_proba(df))
+    with pytest.raises(ValueError, match="fitted on other rows"):
+        train_scorecard(df[feats].head(2000), df["bad"].head(2000), C=1.0, binnings=found)
+
+
+def test_categorical_values_are_plain_strings_with_nan_for_missing():
+    import pandas as pd
+
+    from models._optb import as_categorical_values
+
+    cases = {("a", None, "b"): None, ("a", pd.NA, "b"): "string", (1, None, 2): "category", (True, None, "x"): object}
+    for values, dtype in cases.items():
+        out = as_categorical_values(pd.Series(list(values), dtype=dtype))
+        assert out.isna().tolist() == [False, True, False]
+        assert out.dropna().tolist() == [str(values[0]), str(values[2])]

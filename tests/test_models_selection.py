@@ -116,3 +116,16 @@ def test_prescreen_auc_from_bin_counts_equals_sklearn_on_the_binned_values():
     assert a_val == pytest.approx(roc_auc_score(y[ok], np.searchsorted(edges, x[ok])), abs=1e-12)
     assert a_miss == pytest.approx(roc_auc_score(y, np.isnan(x)), abs=1e-12)
     assert _univariate_auc(np.full(50, np.nan), y[:50]) == (0.5, 0.5)
+
+
+def test_selection_keeps_the_binnings_of_the_kept_features(frames):
+    train, oot = frames
+    params = {"monotonic_trend": "auto_significant", "max_n_prebins": 20, "min_prebin_size": 0.02, "min_bin_size": 0.03}
+    res = select_features(train, "bad", oot_frame=oot, max_corr=0.9, min_iv=0.02, n_jobs=1, binning_params=params)
+    assert set(res.binnings) == set(res.kept) == {"strong", "medium", "channel"}
+    assert res.binning_splits == {f: list(res.binnings[f].splits) for f in ("strong", "medium")}
+    # a categorical feature is binned with the same parameters, less the trend (its bins follow the event rate)
+    channel = res.binnings["channel"]
+    assert channel.dtype == "categorical" and channel.min_bin_size == 0.03 and channel.max_n_prebins == 20
+    assert res.stats.set_index("feature").at["channel", "iv"] == pytest.approx(
+        information_values(train, "bad", ["channel"], n_jobs=1, binning_params=params).iloc[0])

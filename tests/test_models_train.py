@@ -185,3 +185,19 @@ def test_real_data_loaders_when_their_packages_are_installed():
         assert len(ds.frame) == rows and ds.y.mean() == pytest.approx(rate, abs=5e-4)
         assert ds.target not in ds.features and set(ds.features) <= set(ds.frame.columns)
         assert not set(ds.dropped_columns) & set(ds.features)
+
+
+def test_scorecard_C_is_chosen_on_the_training_rows_and_recorded(small):
+    from models.scorecard import DEFAULT_C_GRID
+
+    r = train_model(small, "bad", time_column="month", model_type="scorecard", select={"max_features": 5},
+                    validation="none")
+    assert r.params["C"] in DEFAULT_C_GRID and r.params["C"] == r.model.C
+    cv_auc = {float(c): auc for c, auc in r.params["C_cv_auc"].items()}     # JSON keys are strings
+    assert set(cv_auc) == set(DEFAULT_C_GRID) and cv_auc[r.params["C"]] == max(cv_auc.values())
+    # the scorecard adopts the selection's binnings as they are
+    assert all(r.model.scorecard.binning_process_.get_binned_variable(f) is r.selection.binnings[f]
+               for f in r.model.features)
+    given = train_model(small, "bad", time_column="month", model_type="scorecard", select={"max_features": 5},
+                        validation="none", params={"C": 0.2})
+    assert given.params["C"] == 0.2 and given.params["C_cv_auc"] is None
