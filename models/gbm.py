@@ -314,8 +314,10 @@ BASE_PARAMS: dict[str, Any] = {
 
 # rows x features below which LightGBM trains on one thread. Measured on the A-card's CV grid (5.5k rows x 150
 # features, 2 cores, load 3-5): one thread 17.5 s, two 21 s, and two 42 s once optbinning's solver had run in the
-# process (as it has in train_model, after the selection); the pipeline trains two labels at once anyway.
-SINGLE_THREAD_CELLS = 10_000_000
+# process (as it has in train_model, after the selection); the pipeline trains two labels at once anyway. Bigger
+# frames keep the threads they are given (a 30k x 200 synthetic test took 179 s on one thread in a full test run,
+# 137 s on two in an earlier one).
+SINGLE_THREAD_CELLS = 5_000_000
 
 
 def candidate_grid(n_rows: int, n_features: int = 1, threads: int = 2) -> list[dict[str, Any]]:
@@ -328,7 +330,7 @@ def candidate_grid(n_rows: int, n_features: int = 1, threads: int = 2) -> list[d
     tenth of the rows, so small frames can still split). A sixth candidate (31 leaves, L1 + L2 at
     a 0.03 learning rate, the grid's most expensive) was dropped: chosen once in 12 CV runs (4 public
     data sets x 2 folds, the 20k world's four labels), on the B-card by 0.0007 AUC over the 15-leaf one.
-    Frames under :data:`SINGLE_THREAD_CELLS` cells (a 50k x 200 frame) train on one thread (faster there, and
+    Frames under :data:`SINGLE_THREAD_CELLS` cells (a 25k x 200 frame) train on one thread (faster there, and
     much faster on a shared machine); others on ``threads``.
     """
     def leaf(rows: int) -> int:

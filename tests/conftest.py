@@ -134,3 +134,46 @@ def dashboard_in_browser():
                 server.kill()
 
     return open_app
+
+
+# A real S3 endpoint for tests (tests/s3server.py): one server per test process, a fresh bucket per test.
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server on 127.0.0.1 (a free port), one per test process (xdist worker)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from tests.s3server import S3Server
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield S3Server(endpoint_url=f"http://{host}:{port}")
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_client(s3_server, monkeypatch):
+    from tests.s3server import FAKE_CREDENTIALS
+
+    # Never let a test pick up real credentials or a real endpoint from the developer's environment.
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_CREDENTIALS["aws_access_key_id"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_CREDENTIALS["aws_secret_access_key"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    return s3_server.client()
+
+
+@pytest.fixture
+def s3_bucket(s3_client):
+    """A fresh, empty bucket (unique name) on the test server."""
+    import uuid
+
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    s3_client.create_bucket(Bucket=name)
+    return name

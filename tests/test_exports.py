@@ -28,7 +28,7 @@ from exports.fake import fake_scores, write_scores
 from exports.spec import SPECS_DIR, SpecError, check_isolation, load_spec, load_specs
 from exports.storage import BucketNotFound, LocalFolderStore, S3Store
 from exports.tokens import DEV_EXPORT_TOKEN_KEY, export_token_key, partner_key, partner_token, token_sql
-from tests.s3server import all_keys, s3_bucket, s3_client, s3_server  # noqa: F401  (pytest fixtures)
+from tests.s3server import all_keys
 
 DAY = "2026-03-01"
 KEY = "test-export-key"

@@ -6,7 +6,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import pytest
 
 from lake.scores import scores_path
 from exports.fake import fake_scores, write_scores
@@ -15,7 +14,7 @@ from orchestration.partitions import BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY
 from orchestration.export_assets import (ExportStorageResource, export_assets,
                                          export_jobs, export_resources, export_schedules)
 from orchestration.resources import LakeResource
-from tests.s3server import all_keys, s3_bucket, s3_client, s3_server  # noqa: F401  (pytest fixtures)
+from tests.s3server import all_keys
 
 
 @dg.asset(key=SCORES_ASSET_KEY, partitions_def=BUSINESS_DATE_PARTITIONS, group_name="scores")

@@ -6,7 +6,6 @@ Random small data (features.testing.random_orders_world) through the real genera
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from datetime import datetime
 

@@ -20,7 +20,7 @@ import pytest
 
 from lake import storage
 from lake.layout import LakeLayout
-from tests.s3server import FAKE_CREDENTIALS, s3_server  # noqa: F401  (pytest fixture)
+from tests.s3server import FAKE_CREDENTIALS
 
 simulator = pytest.importorskip("simulator")
 
@@ -39,7 +39,7 @@ def _graph_selection():
 
 
 @pytest.fixture(scope="module")
-def lakes(s3_server, tmp_path_factory):  # noqa: F811
+def lakes(s3_server, tmp_path_factory):
     from tests.lakehelpers import run_graph
 
     with pytest.MonkeyPatch.context() as mp:

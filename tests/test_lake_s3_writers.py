@@ -11,23 +11,23 @@ import pytest
 
 from lake import storage
 from lake.layout import LakeLayout
-from tests.s3server import FAKE_CREDENTIALS, all_keys, s3_bucket, s3_client, s3_server  # noqa: F401 (fixtures)
+from tests.s3server import all_keys
 
 
 @pytest.fixture
-def s3_lake(s3_server, s3_bucket, monkeypatch):  # noqa: F811
+def s3_lake(s3_server, s3_bucket, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint_url)
     for var in ("S3_ENDPOINT_URL", "EXPORT_STORAGE", "EXPORT_LOCAL_ROOT"):
         monkeypatch.delenv(var, raising=False)
     return LakeLayout.at(f"s3://{s3_bucket}/lake")
 
 
-def _keys(s3_client, lake: LakeLayout, under) -> list[str]:  # noqa: F811
+def _keys(s3_client, lake: LakeLayout, under) -> list[str]:
     bucket, prefix = str(under)[len("s3://"):].split("/", 1)
     return [k[len(prefix) + 1:] for k in all_keys(s3_client, bucket) if k.startswith(prefix + "/")]
 
 
-def test_exclusive_create_and_folder_publish(s3_lake, s3_client, tmp_path):  # noqa: F811
+def test_exclusive_create_and_folder_publish(s3_lake, s3_client, tmp_path):
     claim = s3_lake.root / "x" / "_claim"
     assert storage.create_exclusive(claim, b"a") and not storage.create_exclusive(claim, b"b")
     assert claim.read_bytes() == b"a"  # the second writer changed nothing
@@ -44,7 +44,7 @@ def test_exclusive_create_and_folder_publish(s3_lake, s3_client, tmp_path):  # n
     assert (target / "part-0.parquet").read_text() == "new" and not staged.exists()
 
 
-def test_sharded_feature_table_publishes_on_s3_as_locally(s3_lake, s3_client, tmp_path):  # noqa: F811
+def test_sharded_feature_table_publishes_on_s3_as_locally(s3_lake, s3_client, tmp_path):
     import duckdb
 
     from features.executor import InProcessRunner
@@ -91,7 +91,7 @@ def trained():
                              params={"n_estimators": 20})
 
 
-def test_registry_on_s3(s3_lake, s3_client, trained):  # noqa: F811
+def test_registry_on_s3(s3_lake, s3_client, trained):
     from models.registry import CLAIM, ModelRegistry
 
     data, gbm = trained
@@ -112,7 +112,7 @@ def test_registry_on_s3(s3_lake, s3_client, trained):  # noqa: F811
     assert {"model.txt", "metrics.json", "features.json", CLAIM} <= set(files)
 
 
-def test_exports_into_an_s3_lake(s3_lake, s3_client):  # noqa: F811
+def test_exports_into_an_s3_lake(s3_lake, s3_client):
     from exports.storage import LakeFolderStore, StorageError, store_from_env
 
     store = store_from_env(local_root=str(s3_lake.exports))
