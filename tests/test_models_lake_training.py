@@ -172,3 +172,21 @@ def test_backfill_fills_monitoring_tables_and_writes_the_model_card(lake, traine
     for section in ("## Purpose", "## Population", "## Windows", "## Features", "## Performance", "## Stability",
                     "## Limitations", "true oracle"):
         assert section in card
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_label_that_fails_is_returned_as_its_error_in_process_and_in_workers(tmp_path, workers):
+    # a lake without labels: each label fails on its own and comes back as its exception (no crash, none lost)
+    results = lake_training.train_labels(LakeLayout(root=tmp_path / "no_labels"), ["a_card", "fraud"],
+                                         log=lambda *_: None, workers=workers)
+    assert list(results) == ["a_card", "fraud"]
+    assert all(isinstance(err, Exception) for err in results.values()), results
+
+
+def test_training_workers_come_from_the_environment_and_never_exceed_the_labels(monkeypatch):
+    monkeypatch.setenv(lake_training.TRAINING_WORKERS_ENV, "3")
+    assert lake_training.training_workers(2) == 2 and lake_training.training_workers(5) == 3
+    assert lake_training.training_workers(4, workers=1) == 1
+    monkeypatch.setenv(lake_training.TRAINING_WORKERS_ENV, "two")
+    with pytest.raises(lake_training.ModelDataError, match="MODEL_TRAINING_WORKERS='two' is not a number"):
+        lake_training.training_workers(2)
