@@ -315,8 +315,7 @@ BASE_PARAMS: dict[str, Any] = {
 # rows x features below which LightGBM trains on one thread. Measured on the A-card's CV grid (5.5k rows x 150
 # features, 2 cores, load 3-5): one thread 17.5 s, two 21 s, and two 42 s once optbinning's solver had run in the
 # process (as it has in train_model, after the selection); the pipeline trains two labels at once anyway. Bigger
-# frames keep the threads they are given (a 30k x 200 synthetic test took 179 s on one thread in a full test run,
-# 137 s on two in an earlier one).
+# frames keep the threads they are given, where a fit is long enough for a second thread to pay (not measured).
 SINGLE_THREAD_CELLS = 5_000_000
 
 
