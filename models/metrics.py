@@ -44,6 +44,20 @@ def auc(y_true, y_score) -> float:
     return float(roc_auc_score(y, s))
 
 
+def rank_auc(y, score) -> float:
+    """ROC AUC from the ranks of the scores (Mann-Whitney U, ties counted half): sklearn's
+    ``roc_auc_score`` without its input checks, which cost more than the AUC on small folds."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y).astype(bool)
+    n_bad = int(y.sum())
+    n_good = y.size - n_bad
+    if n_bad == 0 or n_good == 0:
+        raise ValueError("AUC needs both classes in the fold")
+    ranks = rankdata(score)
+    return float((ranks[y].sum() - n_bad * (n_bad + 1) / 2) / (n_bad * n_good))
+
+
 def gini(y_true, y_score) -> float:
     """Gini coefficient (accuracy ratio) = 2·AUC − 1."""
     return 2.0 * auc(y_true, y_score) - 1.0

@@ -396,9 +396,8 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
     for f in features:
         if binnings is not None and f in binnings:
             found[f] = binnings[f]
-        elif f in cats:   # categories are ordered by event rate: no trend to choose
-            found[f] = fit_optimal_binning(X[f].to_numpy(), y, f, categorical=True,
-                                           **{k: v for k, v in params.items() if k != "monotonic_trend"})
+        elif f in cats:
+            found[f] = fit_optimal_binning(X[f].to_numpy(), y, f, categorical=True, **params)
         else:
             codes = specials.get(f)
             found[f] = fit_optimal_binning(X[f].to_numpy(dtype=float, na_value=np.nan), y, f,
@@ -439,6 +438,8 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
     logistic regression on them, AUC on the held-out rows."""
     from sklearn.linear_model import LogisticRegression
 
+    from models.metrics import rank_auc
+
     y = np.asarray(y).astype(int)
     idx = np.asarray(bin_indices, dtype=np.int64)
     idx = idx - idx.min(axis=0)
@@ -458,20 +459,6 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
             lr = LogisticRegression(C=c, max_iter=2000).fit(A, y[fit_rows])
             out[c].append(rank_auc(y[val_rows], lr.decision_function(B)))
     return out
-
-
-def rank_auc(y, score) -> float:
-    """ROC AUC from the ranks of the scores (Mann-Whitney U, ties counted half): sklearn's
-    ``roc_auc_score`` without its input checks, which cost more than the AUC on small folds."""
-    from scipy.stats import rankdata
-
-    y = np.asarray(y).astype(bool)
-    n_bad = int(y.sum())
-    n_good = y.size - n_bad
-    if n_bad == 0 or n_good == 0:
-        raise ValueError("AUC needs both classes in the fold")
-    ranks = rankdata(score)
-    return float((ranks[y].sum() - n_bad * (n_bad + 1) / 2) / (n_bad * n_good))
 
 
 def cross_validated_auc(model: ScorecardModel, frame: pd.DataFrame, y, folds, C: float | None = None) -> list[float]:

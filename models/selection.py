@@ -162,14 +162,12 @@ def _iv_batch(names: list[str], columns: list[np.ndarray], y: np.ndarray, catego
               params: dict, specials: dict | None = None) -> list[tuple[str, float, str | None, Any]]:
     from models._optb import fit_optimal_binning, information_value
 
-    # categorical binnings take the same parameters but no trend (their bins are ordered by event rate)
-    cat_params = {k: v for k, v in params.items() if k != "monotonic_trend"}
     out = []
     for name, x, cat in zip(names, columns, categorical):
         try:
             codes = (specials or {}).get(name)
             extra = {"special_codes": {str(c): [c] for c in codes}} if codes and not cat else {}
-            b = fit_optimal_binning(x, y, name=name, categorical=cat, **(cat_params if cat else {**params, **extra}))
+            b = fit_optimal_binning(x, y, name=name, categorical=cat, **params, **extra)
             out.append((name, information_value(b), None, b))
         except Exception as exc:  # one broken feature must not stop the selection
             out.append((name, float("nan"), f"{type(exc).__name__}: {exc}", None))

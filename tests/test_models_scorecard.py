@@ -176,7 +176,7 @@ def test_scorecard_reports_unseen_categories_at_scoring(small_scorecard):
 def test_rank_auc_is_sklearns_auc_with_ties():
     from sklearn.metrics import roc_auc_score
 
-    from models.scorecard import rank_auc
+    from models.metrics import rank_auc
 
     # hand-checkable: bad scores {3, 2}, good {2, 1}: pairs (3>2) (3>1) (2=2: half) (2>1) -> 3.5 / 4
     assert rank_auc([1, 1, 0, 0], [3, 2, 2, 1]) == pytest.approx(0.875)
