@@ -384,7 +384,7 @@ def cross_validate_grid(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.nda
     prep = GBMModel(booster=None, features=features, categorical_levels=levels)  # type: ignore[arg-type]
     Xp = prep.prepare(X)
     cats = list(levels) or "auto"
-    rows = []
+    rows, cvboosters = [], []
     for cand in (grid if grid is not None else candidate_grid(len(X), len(features), threads=threads)):
         p = _monotone_list({**BASE_PARAMS, **dict(cand), **dict(params or {})}, features)
         if seed is not None:
@@ -397,12 +397,14 @@ def cross_validate_grid(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.nda
         mean, std = out["valid auc-mean"], out["valid auc-stdv"]
         best = int(np.argmax(mean))  # first maximum
         rows.append({"name": name, "auc_mean": float(mean[best]), "auc_std": float(std[best]), "rounds": best + 1,
-                     "fold_aucs": _fold_aucs(out["cvbooster"], Xp, y, folds, best + 1), "params": p})
+                     "params": p})
+        cvboosters.append(out["cvbooster"])
     table = pd.DataFrame(rows)
     i = int(table["auc_mean"].to_numpy().argmax())
-    return CVResult(table=table, best=table.at[i, "params"], best_rounds=int(table.at[i, "rounds"]),
+    rounds = int(table.at[i, "rounds"])
+    return CVResult(table=table, best=table.at[i, "params"], best_rounds=rounds,
                     auc_mean=float(table.at[i, "auc_mean"]), auc_std=float(table.at[i, "auc_std"]), n_folds=len(folds),
-                    fold_aucs=list(table.at[i, "fold_aucs"]))
+                    fold_aucs=_fold_aucs(cvboosters[i], Xp, y, folds, rounds))  # the chosen candidate's only
 
 
 def _fold_aucs(cvbooster, X: pd.DataFrame, y: np.ndarray, folds, rounds: int) -> list[float]:
