@@ -46,7 +46,8 @@ LABELS = list(model_specs()["labels"])
 def train_models(context: dg.AssetExecutionContext, lake: LakeResource):
     """The selected labels, trained side by side in worker processes (models.lake_training.train_labels): one
     step in the run, one materialisation per label; a label that fails fails the step after the others land."""
-    labels = [key.path[-1] for key in context.selected_asset_keys]
+    selected = {key.path[-1] for key in context.selected_asset_keys}
+    labels = [label for label in LABELS if label in selected]  # the specs' order, not a set's: stable logs
     results = train_labels(lake.config(), labels, log=context.log.info)
     failed = {label: err for label, err in results.items() if isinstance(err, Exception)}
     for label, summary in results.items():
