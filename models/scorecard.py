@@ -29,6 +29,7 @@ missing values and special codes in bins of their own with their empirical WoE) 
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,6 +159,7 @@ class ScorecardModel:
     training_missing: dict[str, bool] = field(default_factory=dict)    # feature -> had NaN in training
     C: float = 1.0                      # the logistic regression's inverse regularisation (chosen or given)
     C_cv: dict | None = None            # {C: mean inner-CV AUC} when C was chosen by cross-validation
+    cv_fold_aucs: list[float] | None = None   # train_scorecard(cv_folds=k): the recipe's AUC per fold
     last_input_report: pd.DataFrame | None = None
 
     # -- scoring ------------------------------------------------------------------------------
@@ -330,17 +332,31 @@ def choose_C(bin_indices: np.ndarray, y, grid=DEFAULT_C_GRID, n_folds: int = C_C
     """The logistic regression's C with the best mean AUC over ``n_folds`` stratified folds of the
     training rows (WoE recomputed from each fold's own rows, :func:`fold_aucs`); the smaller C on a tie.
     Returns (C, {C: mean fold AUC})."""
+    C, scores, _ = _choose_C(bin_indices, y, grid, n_folds, seed)
+    return C, scores
+
+
+def _choose_C(bin_indices, y, grid, n_folds, seed) -> tuple[float, dict[float, float], dict[float, list[float]]]:
+    """:func:`choose_C`, also returning the AUC per fold for each C."""
     from models.gbm import stratified_folds
 
     y = np.asarray(y).astype(int)
     if min(y.sum(), y.size - y.sum()) < 2:
         raise ValueError(f"C='cv' needs at least 2 bad and 2 good rows (got {int(y.sum())} bad of {y.size}): "
                          "pass a number as C")
-    folds = stratified_folds(y, n_folds, seed)
-    per_fold = fold_aucs(bin_indices, y, folds, Cs=[float(c) for c in grid])
+    per_fold = fold_aucs(bin_indices, y, stratified_folds(y, n_folds, seed), Cs=[float(c) for c in grid])
     scores = {c: float(np.mean(a)) for c, a in per_fold.items()}
     best = max(scores.values())
-    return min(c for c, v in scores.items() if v >= best - 1e-12), scores
+    return min(c for c, v in scores.items() if v >= best - 1e-12), scores, per_fold
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, found once: ``threadpool_limits`` looks them
+    up on every call (5 ms, a tenth of a small scorecard fit); numpy's BLAS is loaded by now."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFAULT_SCALING,
@@ -348,7 +364,7 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
                     monotonic_trend: str | Mapping[str, str] | None = DEFAULT_MONOTONIC_TREND,
                     C: float | str = "cv", C_grid=DEFAULT_C_GRID, seed: int = 0, max_refits: int = 5,
                     special_codes: Mapping[str, list] | str | None = None,
-                    binnings: Mapping[str, Any] | None = None) -> ScorecardModel:
+                    binnings: Mapping[str, Any] | None = None, cv_folds: int | None = None) -> ScorecardModel:
     """Fit an optbinning ``Scorecard`` (binnings + LogisticRegression) on the columns of ``X_train``.
 
     * ``binning_params`` go to each feature's ``OptimalBinning`` (defaults :data:`DEFAULT_BINNING`);
@@ -360,22 +376,23 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
     * ``C``: the logistic regression's inverse regularisation, a number or ``"cv"`` (default: the
       best of ``C_grid`` by 5-fold cross-validation on these rows, :func:`choose_C`; ``seed`` sets the folds);
     * ``binnings``: ``{feature: fitted OptimalBinning}`` already found on these very rows with the
-      same parameters (the feature selection's), adopted instead of optimising again.
+      same parameters (the feature selection's), adopted instead of optimising again;
+    * ``cv_folds``: a number of stratified folds (``seed``) on which the fitted model's recipe is
+      cross-validated on its own bins (:func:`fold_aucs` at the final C, the model's features):
+      ``model.cv_fold_aucs``. The folds of the C search are reused when they are the same.
 
     Wrong-sign features are dropped and the logistic regression refitted on the same bins (at most
     ``max_refits`` times). ``±inf`` must be replaced before (``train_model`` does, counting them).
     """
-    from threadpoolctl import threadpool_limits
-
     # one BLAS thread: the logistic regressions here have at most a few dozen columns, where
     # OpenBLAS threads cost more than they save (credit_data fit 0.67 s -> 0.25 s with OPENBLAS_NUM_THREADS=1)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         return _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend, C, C_grid, seed,
-                                max_refits, special_codes, binnings)
+                                max_refits, special_codes, binnings, cv_folds)
 
 
 def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend, C, C_grid, seed, max_refits,
-                     special_codes, binnings) -> ScorecardModel:
+                     special_codes, binnings, cv_folds) -> ScorecardModel:
     from sklearn.linear_model import LogisticRegression
 
     from models._optb import as_categorical_values, fit_optimal_binning
@@ -409,8 +426,9 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
         W = np.column_stack([found[f].transform(X[f].to_numpy(), metric="woe", metric_special="empirical",
                                                 metric_missing="empirical") for f in features])
     C_cv: dict[float, float] = {}
+    C_folds: dict[float, list[float]] = {}
     if C == "cv":
-        C, C_cv = choose_C(idx, y, C_grid, seed=seed)
+        C, C_cv, C_folds = _choose_C(idx, y, C_grid, C_CV_FOLDS, seed)
     C = float(C)
     # Wrong-sign features are dropped by refitting only the logistic regression on the WoE; the
     # scorecard is then built once, on the binnings already found.
@@ -423,13 +441,21 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
         dropped.extend(features[j] for j in wrong)
         kept = [j for j in kept if j not in wrong]
     kept_names = [features[j] for j in kept]
+    cv_aucs = None
+    if cv_folds is not None:
+        from models.gbm import stratified_folds
+
+        if cv_folds == C_CV_FOLDS and C in C_folds and len(kept) == len(features):
+            cv_aucs = C_folds[C]      # the same bins, folds and C: the search already has them
+        else:
+            cv_aucs = fold_aucs(idx[:, kept], y, stratified_folds(y, cv_folds, seed), [C])[C]
     sc = _build_scorecard({f: found[f] for f in kept_names}, X, y, cats, scaling, C)
     cats = [f for f in cats if f in kept_names]
     levels = {f: sorted(X[f].dropna().unique().tolist()) for f in cats}
     missing = {f: bool(X_train[f].isna().any()) for f in kept_names}
     return ScorecardModel(scorecard=sc, features=kept_names, scaling=scaling, dropped_wrong_sign=dropped,
                           categorical=cats, special_codes={f: c for f, c in specials.items() if f in kept_names},
-                          training_levels=levels, training_missing=missing, C=C, C_cv=C_cv)
+                          training_levels=levels, training_missing=missing, C=C, C_cv=C_cv, cv_fold_aucs=cv_aucs)
 
 
 def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]:
@@ -460,15 +486,3 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
             out[c].append(rank_auc(y[val_rows], lr.decision_function(B)))
     return out
 
-
-def cross_validated_auc(model: ScorecardModel, frame: pd.DataFrame, y, folds, C: float | None = None) -> list[float]:
-    """Fold AUCs of the scorecard's recipe on its bins (:func:`fold_aucs`, at the model's C unless
-    given). The bins themselves come from the whole frame (the cheap, standard shortcut: no binning
-    optimisation per fold)."""
-    bp = model.scorecard.binning_process_
-    names = list(bp.get_support(names=True))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idx = bp.transform(model._X(frame)[bp.variable_names], metric="indices")[names].to_numpy(dtype=np.int64)
-    c = float(model.C if C is None else C)
-    return fold_aucs(idx, y, folds, [c])[c]

@@ -202,6 +202,13 @@ def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     C, scores = choose_C(idx, y, grid=(0.01, 1.0))
     assert scores == pytest.approx({c: np.mean(a) for c, a in per_fold.items()})
     assert C == max(scores, key=scores.get)
+    # the recipe's fold AUCs: the C search's own folds at the chosen C (5 folds), or new folds (3)
+    feats = model.features
+    fitted = {k: train_scorecard(df[feats], df["bad"], cv_folds=k) for k in (5, 3)}
+    fidx = fitted[5].scorecard.binning_process_.transform(model._X(df)[feats], metric="indices").to_numpy()
+    for k, m in fitted.items():
+        assert m.cv_fold_aucs == pytest.approx(fold_aucs(fidx, y, stratified_folds(y, k, 0), [m.C])[m.C], abs=1e-12)
+    assert model.cv_fold_aucs is None
     fixed = train_scorecard(df[model.features], df["bad"], C=0.05)
     assert fixed.C == 0.05 and not fixed.C_cv
     assert fixed.scorecard.estimator_.C == 0.05
