@@ -180,30 +180,30 @@ class ScorecardModel:
                 X[f] = X[f].replace([np.inf, -np.inf], np.nan)
         return X
 
-    def input_report(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Counts per feature of unseen categories, unexpected missing values and ±inf in ``frame``."""
+    def input_report(self, frame: pd.DataFrame, X: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Counts per feature of unseen categories, unexpected missing values and ±inf in ``frame``
+        (``X``: ``frame`` as prepared for scoring, whose categorical text is reused)."""
         from models.gbm import input_report
 
         return input_report(frame, self.features, getattr(self, "training_levels", {}) or {},
-                            getattr(self, "training_missing", {}) or {})
+                            getattr(self, "training_missing", {}) or {},
+                            as_text=None if X is None else {f: X[f] for f in self.categorical})
 
-    def _checked(self, frame: pd.DataFrame) -> None:
+    def _checked(self, frame: pd.DataFrame, X: pd.DataFrame) -> None:
         from models.gbm import warn_input_report
 
-        missing = [f for f in self.features if f not in frame.columns]
-        if missing:
-            raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         if getattr(self, "training_missing", None) or getattr(self, "training_levels", None):
-            report = self.input_report(frame)
+            report = self.input_report(frame, X)
             self.last_input_report = report
             warn_input_report(report, len(frame))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of bad (class 1); warns with a count per feature of values never seen in training."""
-        self._checked(frame)
+        X = self._X(frame)       # raises for missing feature columns
+        self._checked(frame, X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self.scorecard.predict_proba(self._X(frame))[:, 1]
+            return self.scorecard.predict_proba(X)[:, 1]
 
     def predict_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
         with warnings.catch_warnings():
