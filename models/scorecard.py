@@ -422,7 +422,10 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
                                            **({"special_codes": {str(c): [c] for c in codes}} if codes else {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idx = np.column_stack([found[f].transform(X[f].to_numpy(), metric="indices") for f in features])
+        # optbinning's default metric_missing=0 puts missing values in bin 0 for "indices"; the
+        # scorecard gives them (and special codes) their own bins, so must the C search
+        idx = np.column_stack([found[f].transform(X[f].to_numpy(), metric="indices", metric_special="empirical",
+                                                  metric_missing="empirical") for f in features])
         W = np.column_stack([found[f].transform(X[f].to_numpy(), metric="woe", metric_special="empirical",
                                                 metric_missing="empirical") for f in features])
     C_cv: dict[float, float] = {}
@@ -460,7 +463,7 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
 
 def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]:
     """Per C, the fold AUCs of the scorecard's recipe on fixed bins (``bin_indices``: rows × features,
-    each feature's bin index): per fold, WoE from the fold's training rows (0.5 smoothing),
+    each feature's bin index, missing values and special codes in bins of their own): per fold, WoE from the fold's training rows (0.5 smoothing),
     logistic regression on them, AUC on the held-out rows."""
     from sklearn.linear_model import LogisticRegression
 

@@ -196,7 +196,9 @@ def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     assert model.C_cv[model.C] == max(model.C_cv.values())
     # choose_C is the grid's best mean fold AUC on the training rows' bins
     bp = model.scorecard.binning_process_
-    idx = bp.transform(model._X(df)[bp.variable_names], metric="indices").to_numpy()
+    # the recipe's bins: missing values and special codes in bins of their own, as in the scorecard
+    own = {"metric_special": "empirical", "metric_missing": "empirical"}
+    idx = bp.transform(model._X(df)[bp.variable_names], metric="indices", **own).to_numpy()
     y = df["bad"].to_numpy()
     per_fold = fold_aucs(idx, y, stratified_folds(y, 5, 0), Cs=[0.01, 1.0])
     C, scores = choose_C(idx, y, grid=(0.01, 1.0))
@@ -205,7 +207,7 @@ def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     # the recipe's fold AUCs: the C search's own folds at the chosen C (5 folds), or new folds (3)
     feats = model.features
     fitted = {k: train_scorecard(df[feats], df["bad"], cv_folds=k) for k in (5, 3)}
-    fidx = fitted[5].scorecard.binning_process_.transform(model._X(df)[feats], metric="indices").to_numpy()
+    fidx = fitted[5].scorecard.binning_process_.transform(model._X(df)[feats], metric="indices", **own).to_numpy()
     for k, m in fitted.items():
         assert m.cv_fold_aucs == pytest.approx(fold_aucs(fidx, y, stratified_folds(y, k, 0), [m.C])[m.C], abs=1e-12)
     assert model.cv_fold_aucs is None
