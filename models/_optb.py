@@ -73,11 +73,15 @@ def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
 
 def as_categorical_values(s):
     """Plain object values (str) with NaN for missing: what optbinning's categorical binning expects
-    (the same conversion at fit and at scoring time)."""
+    (the same conversion at fit and at scoring time). An object Series of str without missing values
+    comes back as it is (not a copy)."""
     import pandas as pd
 
-    out = s.astype("object").where(s.notna(), np.nan)
-    if pd.api.types.infer_dtype(out, skipna=True) == "string":   # already str: skip the per-value map
+    out = s if s.dtype == object else s.astype("object")
+    missing = out.isna()
+    if missing.any():                  # None / pd.NA / NaT -> NaN
+        out = out.where(~missing, np.nan)
+    if pd.api.types.infer_dtype(out, skipna=True) == "string":   # already str: no copy, no per-value map
         return out
     return out.map(str, na_action="ignore")
 
