@@ -350,6 +350,14 @@ def _choose_C(bin_indices, y, grid, n_folds, seed) -> tuple[float, dict[float, f
     return min(c for c, v in scores.items() if v >= best - 1e-12), scores, per_fold
 
 
+def _computed_inputs():
+    """sklearn without its input and parameter checks (about 0.3 ms of a 1.5 ms fit), for the
+    logistic regressions on WoE values computed here (always finite) with parameters set here."""
+    import sklearn
+
+    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
+
+
 @functools.cache
 def _blas_controller():
     """threadpoolctl's view of the loaded BLAS libraries, found once: ``threadpool_limits`` looks them
@@ -437,7 +445,8 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
     # scorecard is then built once, on the binnings already found.
     kept, dropped = list(range(len(features))), []
     for refit in range(max_refits + 1):
-        lr = LogisticRegression(C=C, max_iter=2000).fit(W[:, kept], y)
+        with _computed_inputs():
+            lr = LogisticRegression(C=C, max_iter=2000).fit(W[:, kept], y)
         wrong = [j for j, c in zip(kept, lr.coef_.ravel()) if c > 1e-8]
         if not wrong or len(wrong) == len(kept) or refit == max_refits:
             break
@@ -485,7 +494,9 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
             cols_val.append(woe[idx[val_rows, j]])
         A, B = np.column_stack(cols_fit), np.column_stack(cols_val)
         for c in out:
-            lr = LogisticRegression(C=c, max_iter=2000).fit(A, y[fit_rows])
-            out[c].append(rank_auc(y[val_rows], lr.decision_function(B)))
+            with _computed_inputs():
+                lr = LogisticRegression(C=c, max_iter=2000).fit(A, y[fit_rows])
+                score = lr.decision_function(B)
+            out[c].append(rank_auc(y[val_rows], score))
     return out
 
