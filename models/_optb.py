@@ -37,6 +37,16 @@ SHAPE_MIN_IV_GAIN = 0.02      # a peak / valley must add this much IV over monot
 SHAPE_MIN_IV_RATIO = 1.5      # ... and this much relatively, or the monotone bins are kept
 
 
+def sklearn_unchecked(finite: bool = False):
+    """A context with sklearn's parameter validation off (about a quarter of an ``OptimalBinning``
+    fit on small data, in its pre-binning tree: the estimators inside are built by optbinning or
+    this library with valid parameters) and, with ``finite``, its finiteness checks too (for
+    inputs computed here, such as WoE values, that are finite by construction)."""
+    import sklearn
+
+    return sklearn.config_context(skip_parameter_validation=True, assume_finite=True if finite else None)
+
+
 def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
     """Fit one ``OptimalBinning`` (warnings silenced); returns the fitted object.
 
@@ -65,7 +75,7 @@ def fit_optimal_binning(x, y, name: str, categorical: bool = False, **params):
     from models._optb_classes import RecordingOptimalBinning
 
     binning = RecordingOptimalBinning(name=name, dtype="categorical" if categorical else "numerical", **params)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sklearn_unchecked():
         warnings.simplefilter("ignore")
         binning.fit(x, y)
     return binning

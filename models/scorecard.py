@@ -307,7 +307,7 @@ def _build_scorecard(binnings: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray
     """optbinning's ``Scorecard`` over binnings already fitted on (X, y): no binning is optimised here."""
     from sklearn.linear_model import LogisticRegression
 
-    from models._optb import optbinning
+    from models._optb import optbinning, sklearn_unchecked
     from models._optb_classes import PrefitBinningProcess
 
     ob = optbinning()
@@ -317,7 +317,7 @@ def _build_scorecard(binnings: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray
                       scaling_method="pdo_odds",
                       scaling_method_params={"pdo": scaling.pdo, "odds": scaling.base_odds,
                                              "scorecard_points": scaling.base_points})
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sklearn_unchecked():
         warnings.simplefilter("ignore")
         sc.fit(X[features], y, metric_special="empirical", metric_missing="empirical")
     return sc
@@ -348,14 +348,6 @@ def _choose_C(bin_indices, y, grid, n_folds, seed) -> tuple[float, dict[float, f
     scores = {c: float(np.mean(a)) for c, a in per_fold.items()}
     best = max(scores.values())
     return min(c for c, v in scores.items() if v >= best - 1e-12), scores, per_fold
-
-
-def _computed_inputs():
-    """sklearn without its input and parameter checks (about 0.3 ms of a 1.5 ms fit), for the
-    logistic regressions on WoE values computed here (always finite) with parameters set here."""
-    import sklearn
-
-    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
 
 
 @functools.cache
@@ -403,7 +395,7 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
                      special_codes, binnings, cv_folds) -> ScorecardModel:
     from sklearn.linear_model import LogisticRegression
 
-    from models._optb import as_categorical_values, fit_optimal_binning
+    from models._optb import as_categorical_values, fit_optimal_binning, sklearn_unchecked
 
     if not (C == "cv" or (isinstance(C, (int, float)) and not isinstance(C, bool) and C > 0)):
         raise ValueError(f"C must be a positive number or 'cv', got {C!r}")
@@ -445,7 +437,7 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
     # scorecard is then built once, on the binnings already found.
     kept, dropped = list(range(len(features))), []
     for refit in range(max_refits + 1):
-        with _computed_inputs():
+        with sklearn_unchecked(finite=True):   # WoE values: finite (0.3 ms of a 1.5 ms fit)
             lr = LogisticRegression(C=C, max_iter=2000).fit(W[:, kept], y)
         wrong = [j for j, c in zip(kept, lr.coef_.ravel()) if c > 1e-8]
         if not wrong or len(wrong) == len(kept) or refit == max_refits:
@@ -476,6 +468,7 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
     logistic regression on them, AUC on the held-out rows."""
     from sklearn.linear_model import LogisticRegression
 
+    from models._optb import sklearn_unchecked
     from models.metrics import rank_auc
 
     y = np.asarray(y).astype(int)
@@ -494,7 +487,7 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
             cols_val.append(woe[idx[val_rows, j]])
         A, B = np.column_stack(cols_fit), np.column_stack(cols_val)
         for c in out:
-            with _computed_inputs():
+            with sklearn_unchecked(finite=True):   # smoothed WoE: finite
                 lr = LogisticRegression(C=c, max_iter=2000).fit(A, y[fit_rows])
                 score = lr.decision_function(B)
             out[c].append(rank_auc(y[val_rows], score))
