@@ -182,9 +182,35 @@ def psi_numeric(expected: np.ndarray, actual: np.ndarray, bins: int = 10, epsilo
     e = np.asarray(expected, dtype=float)
     a = np.asarray(actual, dtype=float)
     cuts = psi_bins(e, bins)
-    ce, ca = _bin_counts(e, cuts), _bin_counts(a, cuts)
-    keep = (ce > 0) | (ca > 0)
+    return _psi_sum(_bin_counts(e, cuts), _bin_counts(a, cuts), epsilon)
+
+
+def _psi_sum(ce: np.ndarray, ca: np.ndarray, epsilon: float) -> float:
+    keep = (ce > 0) | (ca > 0)     # a bin empty on both sides (the missing bin) contributes nothing
     return float(_psi_terms(ce[keep], ca[keep], epsilon).sum())
+
+
+def _psi_counts(expected, actual, bins: int, labelled: bool = True) -> tuple[list[str] | None, np.ndarray, np.ndarray]:
+    """(bin labels, expected counts, actual counts) of :func:`psi_distribution`'s bins (labels None
+    when not ``labelled``: :func:`psi` needs only the counts)."""
+    e_series = pd.Series(expected)
+    a_series = pd.Series(actual)
+    if _is_numeric(e_series) and _is_numeric(a_series):
+        e = e_series.to_numpy(dtype=float, na_value=np.nan)
+        a = a_series.to_numpy(dtype=float, na_value=np.nan)
+        cuts = psi_bins(e, bins)
+        labels = None
+        if labelled:
+            edges = np.concatenate([[-np.inf], cuts, [np.inf]])
+            labels = [f"({edges[i]:.6g}, {edges[i + 1]:.6g}]" for i in range(cuts.size + 1)] + ["missing"]
+        return labels, _bin_counts(e, cuts), _bin_counts(a, cuts)
+    # one bin per category, missing included, in order of first appearance
+    both = pd.concat([e_series.astype("object"), a_series.astype("object")], ignore_index=True)
+    codes, cats = pd.factorize(both.where(both.notna(), "__missing__"))
+    ce = np.bincount(codes[:len(e_series)], minlength=len(cats))
+    ca = np.bincount(codes[len(e_series):], minlength=len(cats))
+    labels = ["missing" if c == "__missing__" else str(c) for c in cats] if labelled else None
+    return labels, ce, ca
 
 
 def psi_distribution(expected, actual, bins: int = 10, epsilon: float = PSI_EPSILON) -> pd.DataFrame:
@@ -195,23 +221,7 @@ def psi_distribution(expected, actual, bins: int = 10, epsilon: float = PSI_EPSI
     values: one bin per category (missing included). Shares below ``epsilon`` are floored at
     ``epsilon`` so that empty bins give a finite PSI.
     """
-    e_series = pd.Series(expected)
-    a_series = pd.Series(actual)
-    if _is_numeric(e_series) and _is_numeric(a_series):
-        e = e_series.to_numpy(dtype=float, na_value=np.nan)
-        a = a_series.to_numpy(dtype=float, na_value=np.nan)
-        cuts = psi_bins(e, bins)
-        n_num = cuts.size + 1
-        edges = np.concatenate([[-np.inf], cuts, [np.inf]])
-        labels = [f"({edges[i]:.6g}, {edges[i + 1]:.6g}]" for i in range(n_num)] + ["missing"]
-        ce, ca = _bin_counts(e, cuts), _bin_counts(a, cuts)
-    else:
-        e_cat = e_series.astype("object").where(e_series.notna(), "__missing__")
-        a_cat = a_series.astype("object").where(a_series.notna(), "__missing__")
-        cats = pd.Index(pd.unique(pd.concat([e_cat, a_cat], ignore_index=True)))
-        ce = e_cat.value_counts().reindex(cats, fill_value=0).to_numpy()
-        ca = a_cat.value_counts().reindex(cats, fill_value=0).to_numpy()
-        labels = ["missing" if c == "__missing__" else str(c) for c in cats]
+    labels, ce, ca = _psi_counts(expected, actual, bins)
     table = pd.DataFrame({"bin": labels, "expected_n": ce, "actual_n": ca,
                           "expected_share": ce / max(ce.sum(), 1), "actual_share": ca / max(ca.sum(), 1),
                           "psi": _psi_terms(ce, ca, epsilon)})
@@ -225,7 +235,8 @@ def psi(expected, actual, bins: int = 10, epsilon: float = PSI_EPSILON) -> float
 
     < 0.1 stable, 0.1–0.25 watch, > 0.25 shift. See :func:`psi_distribution` for the binning.
     """
-    return float(psi_distribution(expected, actual, bins=bins, epsilon=epsilon)["psi"].sum())
+    _, ce, ca = _psi_counts(expected, actual, bins, labelled=False)
+    return _psi_sum(ce, ca, epsilon)
 
 
 def psi_status(value: float) -> str:

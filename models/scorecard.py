@@ -29,6 +29,7 @@ missing values and special codes in bins of their own with their empirical WoE) 
 """
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,6 +159,7 @@ class ScorecardModel:
     training_missing: dict[str, bool] = field(default_factory=dict)    # feature -> had NaN in training
     C: float = 1.0                      # the logistic regression's inverse regularisation (chosen or given)
     C_cv: dict | None = None            # {C: mean inner-CV AUC} when C was chosen by cross-validation
+    cv_fold_aucs: list[float] | None = None   # train_scorecard(cv_folds=k): the recipe's AUC per fold
     last_input_report: pd.DataFrame | None = None
 
     # -- scoring ------------------------------------------------------------------------------
@@ -178,30 +180,30 @@ class ScorecardModel:
                 X[f] = X[f].replace([np.inf, -np.inf], np.nan)
         return X
 
-    def input_report(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Counts per feature of unseen categories, unexpected missing values and ±inf in ``frame``."""
+    def input_report(self, frame: pd.DataFrame, X: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Counts per feature of unseen categories, unexpected missing values and ±inf in ``frame``
+        (``X``: ``frame`` as prepared for scoring, whose categorical text is reused)."""
         from models.gbm import input_report
 
         return input_report(frame, self.features, getattr(self, "training_levels", {}) or {},
-                            getattr(self, "training_missing", {}) or {})
+                            getattr(self, "training_missing", {}) or {},
+                            as_text=None if X is None else {f: X[f] for f in self.categorical})
 
-    def _checked(self, frame: pd.DataFrame) -> None:
+    def _checked(self, frame: pd.DataFrame, X: pd.DataFrame) -> None:
         from models.gbm import warn_input_report
 
-        missing = [f for f in self.features if f not in frame.columns]
-        if missing:
-            raise KeyError(f"scoring frame lacks {len(missing)} model feature(s): {missing[:10]}")
         if getattr(self, "training_missing", None) or getattr(self, "training_levels", None):
-            report = self.input_report(frame)
+            report = self.input_report(frame, X)
             self.last_input_report = report
             warn_input_report(report, len(frame))
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """Probability of bad (class 1); warns with a count per feature of values never seen in training."""
-        self._checked(frame)
+        X = self._X(frame)       # raises for missing feature columns
+        self._checked(frame, X)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return self.scorecard.predict_proba(self._X(frame))[:, 1]
+            return self.scorecard.predict_proba(X)[:, 1]
 
     def predict_log_odds(self, frame: pd.DataFrame) -> np.ndarray:
         with warnings.catch_warnings():
@@ -305,7 +307,7 @@ def _build_scorecard(binnings: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray
     """optbinning's ``Scorecard`` over binnings already fitted on (X, y): no binning is optimised here."""
     from sklearn.linear_model import LogisticRegression
 
-    from models._optb import optbinning
+    from models._optb import optbinning, sklearn_unchecked
     from models._optb_classes import PrefitBinningProcess
 
     ob = optbinning()
@@ -315,7 +317,7 @@ def _build_scorecard(binnings: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray
                       scaling_method="pdo_odds",
                       scaling_method_params={"pdo": scaling.pdo, "odds": scaling.base_odds,
                                              "scorecard_points": scaling.base_points})
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sklearn_unchecked():
         warnings.simplefilter("ignore")
         sc.fit(X[features], y, metric_special="empirical", metric_missing="empirical")
     return sc
@@ -330,17 +332,31 @@ def choose_C(bin_indices: np.ndarray, y, grid=DEFAULT_C_GRID, n_folds: int = C_C
     """The logistic regression's C with the best mean AUC over ``n_folds`` stratified folds of the
     training rows (WoE recomputed from each fold's own rows, :func:`fold_aucs`); the smaller C on a tie.
     Returns (C, {C: mean fold AUC})."""
+    C, scores, _ = _choose_C(bin_indices, y, grid, n_folds, seed)
+    return C, scores
+
+
+def _choose_C(bin_indices, y, grid, n_folds, seed) -> tuple[float, dict[float, float], dict[float, list[float]]]:
+    """:func:`choose_C`, also returning the AUC per fold for each C."""
     from models.gbm import stratified_folds
 
     y = np.asarray(y).astype(int)
     if min(y.sum(), y.size - y.sum()) < 2:
         raise ValueError(f"C='cv' needs at least 2 bad and 2 good rows (got {int(y.sum())} bad of {y.size}): "
                          "pass a number as C")
-    folds = stratified_folds(y, n_folds, seed)
-    per_fold = fold_aucs(bin_indices, y, folds, Cs=[float(c) for c in grid])
+    per_fold = fold_aucs(bin_indices, y, stratified_folds(y, n_folds, seed), Cs=[float(c) for c in grid])
     scores = {c: float(np.mean(a)) for c, a in per_fold.items()}
     best = max(scores.values())
-    return min(c for c, v in scores.items() if v >= best - 1e-12), scores
+    return min(c for c, v in scores.items() if v >= best - 1e-12), scores, per_fold
+
+
+@functools.cache
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, found once: ``threadpool_limits`` looks them
+    up on every call (5 ms, a tenth of a small scorecard fit); numpy's BLAS is loaded by now."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFAULT_SCALING,
@@ -348,7 +364,7 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
                     monotonic_trend: str | Mapping[str, str] | None = DEFAULT_MONOTONIC_TREND,
                     C: float | str = "cv", C_grid=DEFAULT_C_GRID, seed: int = 0, max_refits: int = 5,
                     special_codes: Mapping[str, list] | str | None = None,
-                    binnings: Mapping[str, Any] | None = None) -> ScorecardModel:
+                    binnings: Mapping[str, Any] | None = None, cv_folds: int | None = None) -> ScorecardModel:
     """Fit an optbinning ``Scorecard`` (binnings + LogisticRegression) on the columns of ``X_train``.
 
     * ``binning_params`` go to each feature's ``OptimalBinning`` (defaults :data:`DEFAULT_BINNING`);
@@ -360,25 +376,26 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
     * ``C``: the logistic regression's inverse regularisation, a number or ``"cv"`` (default: the
       best of ``C_grid`` by 5-fold cross-validation on these rows, :func:`choose_C`; ``seed`` sets the folds);
     * ``binnings``: ``{feature: fitted OptimalBinning}`` already found on these very rows with the
-      same parameters (the feature selection's), adopted instead of optimising again.
+      same parameters (the feature selection's), adopted instead of optimising again;
+    * ``cv_folds``: a number of stratified folds (``seed``) on which the fitted model's recipe is
+      cross-validated on its own bins (:func:`fold_aucs` at the final C, the model's features):
+      ``model.cv_fold_aucs``. The folds of the C search are reused when they are the same.
 
     Wrong-sign features are dropped and the logistic regression refitted on the same bins (at most
     ``max_refits`` times). ``±inf`` must be replaced before (``train_model`` does, counting them).
     """
-    from threadpoolctl import threadpool_limits
-
     # one BLAS thread: the logistic regressions here have at most a few dozen columns, where
     # OpenBLAS threads cost more than they save (credit_data fit 0.67 s -> 0.25 s with OPENBLAS_NUM_THREADS=1)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         return _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend, C, C_grid, seed,
-                                max_refits, special_codes, binnings)
+                                max_refits, special_codes, binnings, cv_folds)
 
 
 def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend, C, C_grid, seed, max_refits,
-                     special_codes, binnings) -> ScorecardModel:
+                     special_codes, binnings, cv_folds) -> ScorecardModel:
     from sklearn.linear_model import LogisticRegression
 
-    from models._optb import as_categorical_values, fit_optimal_binning
+    from models._optb import as_categorical_values, fit_optimal_binning, sklearn_unchecked
 
     if not (C == "cv" or (isinstance(C, (int, float)) and not isinstance(C, bool) and C > 0)):
         raise ValueError(f"C must be a positive number or 'cv', got {C!r}")
@@ -405,39 +422,53 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
                                            **({"special_codes": {str(c): [c] for c in codes}} if codes else {}))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        idx = np.column_stack([found[f].transform(X[f].to_numpy(), metric="indices") for f in features])
+        # optbinning's default metric_missing=0 puts missing values in bin 0 for "indices"; the
+        # scorecard gives them (and special codes) their own bins, so must the C search
+        idx = np.column_stack([found[f].transform(X[f].to_numpy(), metric="indices", metric_special="empirical",
+                                                  metric_missing="empirical") for f in features])
         W = np.column_stack([found[f].transform(X[f].to_numpy(), metric="woe", metric_special="empirical",
                                                 metric_missing="empirical") for f in features])
     C_cv: dict[float, float] = {}
+    C_folds: dict[float, list[float]] = {}
     if C == "cv":
-        C, C_cv = choose_C(idx, y, C_grid, seed=seed)
+        C, C_cv, C_folds = _choose_C(idx, y, C_grid, C_CV_FOLDS, seed)
     C = float(C)
     # Wrong-sign features are dropped by refitting only the logistic regression on the WoE; the
     # scorecard is then built once, on the binnings already found.
     kept, dropped = list(range(len(features))), []
     for refit in range(max_refits + 1):
-        lr = LogisticRegression(C=C, max_iter=2000).fit(W[:, kept], y)
+        with sklearn_unchecked(finite=True):   # WoE values: finite (0.3 ms of a 1.5 ms fit)
+            lr = LogisticRegression(C=C, max_iter=2000).fit(W[:, kept], y)
         wrong = [j for j, c in zip(kept, lr.coef_.ravel()) if c > 1e-8]
         if not wrong or len(wrong) == len(kept) or refit == max_refits:
             break
         dropped.extend(features[j] for j in wrong)
         kept = [j for j in kept if j not in wrong]
     kept_names = [features[j] for j in kept]
+    cv_aucs = None
+    if cv_folds is not None:
+        from models.gbm import stratified_folds
+
+        if cv_folds == C_CV_FOLDS and C in C_folds and len(kept) == len(features):
+            cv_aucs = C_folds[C]      # the same bins, folds and C: the search already has them
+        else:
+            cv_aucs = fold_aucs(idx[:, kept], y, stratified_folds(y, cv_folds, seed), [C])[C]
     sc = _build_scorecard({f: found[f] for f in kept_names}, X, y, cats, scaling, C)
     cats = [f for f in cats if f in kept_names]
     levels = {f: sorted(X[f].dropna().unique().tolist()) for f in cats}
     missing = {f: bool(X_train[f].isna().any()) for f in kept_names}
     return ScorecardModel(scorecard=sc, features=kept_names, scaling=scaling, dropped_wrong_sign=dropped,
                           categorical=cats, special_codes={f: c for f, c in specials.items() if f in kept_names},
-                          training_levels=levels, training_missing=missing, C=C, C_cv=C_cv)
+                          training_levels=levels, training_missing=missing, C=C, C_cv=C_cv, cv_fold_aucs=cv_aucs)
 
 
 def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]:
     """Per C, the fold AUCs of the scorecard's recipe on fixed bins (``bin_indices``: rows × features,
-    each feature's bin index): per fold, WoE from the fold's training rows (0.5 smoothing),
+    each feature's bin index, missing values and special codes in bins of their own): per fold, WoE from the fold's training rows (0.5 smoothing),
     logistic regression on them, AUC on the held-out rows."""
     from sklearn.linear_model import LogisticRegression
 
+    from models._optb import sklearn_unchecked
     from models.metrics import rank_auc
 
     y = np.asarray(y).astype(int)
@@ -456,19 +487,9 @@ def fold_aucs(bin_indices: np.ndarray, y, folds, Cs) -> dict[float, list[float]]
             cols_val.append(woe[idx[val_rows, j]])
         A, B = np.column_stack(cols_fit), np.column_stack(cols_val)
         for c in out:
-            lr = LogisticRegression(C=c, max_iter=2000).fit(A, y[fit_rows])
-            out[c].append(rank_auc(y[val_rows], lr.decision_function(B)))
+            with sklearn_unchecked(finite=True):   # smoothed WoE: finite
+                lr = LogisticRegression(C=c, max_iter=2000).fit(A, y[fit_rows])
+                score = lr.decision_function(B)
+            out[c].append(rank_auc(y[val_rows], score))
     return out
 
-
-def cross_validated_auc(model: ScorecardModel, frame: pd.DataFrame, y, folds, C: float | None = None) -> list[float]:
-    """Fold AUCs of the scorecard's recipe on its bins (:func:`fold_aucs`, at the model's C unless
-    given). The bins themselves come from the whole frame (the cheap, standard shortcut: no binning
-    optimisation per fold)."""
-    bp = model.scorecard.binning_process_
-    names = list(bp.get_support(names=True))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idx = bp.transform(model._X(frame)[bp.variable_names], metric="indices")[names].to_numpy(dtype=np.int64)
-    c = float(model.C if C is None else C)
-    return fold_aucs(idx, y, folds, [c])[c]

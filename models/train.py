@@ -421,18 +421,15 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         sc_opts = {k: v for k, v in p.items() if k not in ("monotonic_trend", "binning_params")}
         sc_opts.setdefault("seed", seed)
         binnings = selection.binnings if (selection is not None and reuse_binnings) else None
+        # the fold AUCs come from the bins the fit has already computed (and the C search's folds)
         model = train_scorecard(train_df[feats], y_tr, scaling=scaling, monotonic_trend=sc_trend, binning_params=sc_binning,
-                                special_codes=specials, binnings=binnings, **sc_opts)
+                                special_codes=specials, binnings=binnings,
+                                cv_folds=cv_folds if validation == "cv" else None, **sc_opts)
         timings["fit"] = time.perf_counter() - t0
         if validation == "cv":
-            from models.gbm import stratified_folds
-            from models.scorecard import cross_validated_auc
-
-            t1 = time.perf_counter()
-            aucs = cross_validated_auc(model, train_df, y_tr, stratified_folds(y_tr, cv_folds, seed))
+            aucs = model.cv_fold_aucs
             cv_metrics = {"auc_cv": float(np.mean(aucs)), "auc_cv_std": float(np.std(aucs)), "auc_cv_folds": aucs,
                           "cv_folds": len(aucs)}
-            timings["cv"] = time.perf_counter() - t1
         used_params = {"C": model.C, "C_cv_auc": model.C_cv or None, "monotonic_trend": sc_trend,
                        "binning_params": sc_binning, "special_codes": model.special_codes,
                        "dropped_wrong_sign": model.dropped_wrong_sign}

@@ -196,12 +196,21 @@ def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     assert model.C_cv[model.C] == max(model.C_cv.values())
     # choose_C is the grid's best mean fold AUC on the training rows' bins
     bp = model.scorecard.binning_process_
-    idx = bp.transform(model._X(df)[bp.variable_names], metric="indices").to_numpy()
+    # the recipe's bins: missing values and special codes in bins of their own, as in the scorecard
+    own = {"metric_special": "empirical", "metric_missing": "empirical"}
+    idx = bp.transform(model._X(df)[bp.variable_names], metric="indices", **own).to_numpy()
     y = df["bad"].to_numpy()
     per_fold = fold_aucs(idx, y, stratified_folds(y, 5, 0), Cs=[0.01, 1.0])
     C, scores = choose_C(idx, y, grid=(0.01, 1.0))
     assert scores == pytest.approx({c: np.mean(a) for c, a in per_fold.items()})
     assert C == max(scores, key=scores.get)
+    # the recipe's fold AUCs: the C search's own folds at the chosen C (5 folds), or new folds (3)
+    feats = model.features
+    fitted = {k: train_scorecard(df[feats], df["bad"], cv_folds=k) for k in (5, 3)}
+    fidx = fitted[5].scorecard.binning_process_.transform(model._X(df)[feats], metric="indices", **own).to_numpy()
+    for k, m in fitted.items():
+        assert m.cv_fold_aucs == pytest.approx(fold_aucs(fidx, y, stratified_folds(y, k, 0), [m.C])[m.C], abs=1e-12)
+    assert model.cv_fold_aucs is None
     fixed = train_scorecard(df[model.features], df["bad"], C=0.05)
     assert fixed.C == 0.05 and not fixed.C_cv
     assert fixed.scorecard.estimator_.C == 0.05
@@ -250,3 +259,64 @@ def test_categorical_values_are_plain_strings_with_nan_for_missing():
         out = as_categorical_values(pd.Series(list(values), dtype=dtype))
         assert out.isna().tolist() == [False, True, False]
         assert out.dropna().tolist() == [str(values[0]), str(values[2])]
+
+
+def test_exact_merge_by_hand():
+    """Three pre-bins with event rates 0.1, 0.2, 0.3 (100 rows each): ascending keeps them (merging
+    never raises IV); descending forbids any split (the rates rise); a 150-row minimum bin forces one bin."""
+    from models._optb import exact_merge
+
+    ne, ev = np.array([90, 80, 70]), np.array([10, 20, 30])
+    assert exact_merge(ne, ev, "ascending").tolist() == [True, True, True]
+    assert exact_merge(ne, ev, None).tolist() == [True, True, True]
+    assert exact_merge(ne, ev, "descending").tolist() == [False, False, True]
+    assert exact_merge(ne, ev, "ascending", min_bin_size=150).tolist() == [False, False, True]
+    assert exact_merge(ne, ev, "ascending", max_bin_size=150).tolist() == [True, True, True]
+    assert exact_merge(ne, ev, "ascending", min_bin_size=150, max_bin_size=150) is None   # infeasible
+    # a peak at pre-bin 1 (rates 0.1, 0.3, 0.2): rising up to it, falling after it
+    assert exact_merge(np.array([90, 70, 80]), np.array([10, 30, 20]), "peak_heuristic", 1).tolist() == [True, True, True]
+    assert exact_merge(np.array([90, 70, 80]), np.array([10, 30, 20]), "concave") is None   # not modelled
+    assert exact_merge(np.array([90, 100, 80]), np.array([10, 0, 20]), "ascending") is None  # infinite IV
+
+
+def test_exact_merge_is_the_cp_solvers_answer():
+    """On random features, every trend, numerical and categorical: the same bins as optbinning's CP
+    solver, and the solver is skipped in most fits."""
+    import warnings
+
+    from models._optb import optbinning
+    from models._optb_classes import RecordingOptimalBinning
+
+    ob = optbinning()
+    rng = np.random.default_rng(3)
+    trends = ["auto_asc_desc", "auto_heuristic", "ascending", "descending", "peak_heuristic", "valley_heuristic", None]
+    shortcut = 0
+    for r in range(42):
+        n = int(rng.integers(300, 4000))
+        x = rng.normal(size=n)
+        z = [x, -x, x ** 2, np.sin(3 * x)][r % 4] * rng.uniform(0, 1.5)
+        y = (rng.random(n) < 1 / (1 + np.exp(1 - z))).astype(int)
+        if r % 3 == 0:
+            x = np.round(x * 2) / 2
+        if r % 5 == 0:
+            x[rng.random(n) < 0.1] = np.nan
+        cat = r % 7 == 6
+        kw = {"name": "f", "max_n_prebins": int(rng.integers(3, 25)), "min_prebin_size": 0.01,
+              "min_bin_size": float(rng.choice([0.01, 0.03, 0.08])), "max_bin_size": [None, 0.5][r % 2]}
+        if cat:
+            x = np.array([f"c{int(v)}" for v in np.nan_to_num(np.round(x * 3))], dtype=object)
+            kw["dtype"] = "categorical"
+        else:
+            kw["monotonic_trend"] = trends[r % len(trends)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cp = ob.OptimalBinning(**kw).fit(x, y)
+            fast = RecordingOptimalBinning(**kw).fit(x, y)
+        shortcut += fast.exact_merge_
+        if cat:
+            assert [sorted(s) for s in fast.splits] == [sorted(s) for s in cp.splits]
+        else:
+            np.testing.assert_array_equal(fast.splits, cp.splits)
+        np.testing.assert_array_equal(fast.binning_table.n_event, cp.binning_table.n_event)
+        assert fast.status == cp.status
+    assert shortcut >= 30
