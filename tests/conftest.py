@@ -11,6 +11,19 @@ def pytest_configure(config):
     prepare_manifest()
 
 
+@pytest.fixture(autouse=True)
+def _main_module_restored():
+    """Streamlit's AppTest leaves ``sys.modules["__main__"]`` set to the page script it ran. A process pool
+    started later in the same test process with "spawn" (model training, shard workers) re-runs ``__main__`` in
+    every child, so each child would run the dashboard outside Streamlit and die (BrokenProcessPool): put the
+    test process's own ``__main__`` back after every test."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def dask_client():
     """A 2-worker Dask LocalCluster started once per test session (a start costs ~20 s on a loaded machine):
@@ -31,12 +44,13 @@ def _build_a_card_world(lake) -> None:
 
     from orchestration.definitions import unpartitioned
     from simulator import generate_world
-    from tests.lakehelpers import run_graph
+    from tests.lakehelpers import failures, run_graph
 
     generate_world(lake.landing, lake.truth, customers=3000, months=14, seed=5, log=lambda *_: None)
     # the strategy backtest needs every decision model's champion: not part of this world
     selection = unpartitioned - dg.AssetSelection.groups("models", "strategy") | dg.AssetSelection.assets(["models", "a_card"])
-    assert run_graph(lake, selection).success
+    result = run_graph(lake, selection)
+    assert result.success, failures(result)
 
 
 @pytest.fixture(scope="session")
@@ -54,10 +68,11 @@ def _build_trained_world(lake) -> None:
     from models import lake_training
     from orchestration.definitions import unpartitioned
     from simulator import generate_world
-    from tests.lakehelpers import LABELS, run_graph, small_training
+    from tests.lakehelpers import LABELS, failures, run_graph, small_training
 
     generate_world(lake.landing, lake.truth, customers=3000, months=24, seed=42, log=None)
-    assert run_graph(lake, unpartitioned - dg.AssetSelection.groups("models", "strategy")).success
+    result = run_graph(lake, unpartitioned - dg.AssetSelection.groups("models", "strategy"))
+    assert result.success, failures(result)
     with pytest.MonkeyPatch.context() as mp:
         small_training(mp)
         for label in LABELS:

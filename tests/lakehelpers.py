@@ -83,6 +83,21 @@ def run_graph(lake: LakeLayout, selection, partition_key: str | None = None, rai
     return job.execute_in_process(partition_key=partition_key, raise_on_error=raise_on_error)
 
 
+def failures(result) -> list[str]:
+    """What went wrong in a run, for an assertion message: each failed step's error (class and message) and
+    each step that was skipped because an upstream output was not produced."""
+    out = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+                error = error.cause  # Dagster's wrapper: the user code's own error is its cause
+            out.append(f"{event.step_key}: {error.cls_name}: {error.message.strip()[-2000:]}" if error else event.message)
+        elif event.event_type_value == "STEP_SKIPPED":
+            out.append(f"{event.step_key}: skipped ({event.message})")
+    return out
+
+
 LABELS = ("a_card", "fraud", "b_card", "c_card")
 SMALL_TRAINING_MAX_ROWS = 4000  # keeps four labels x two model types affordable on two cores
 SMALL_TRAINING_FEATURE_STRIDE = 6  # every 6th feature column: the same code path at a fraction of the cost

@@ -14,6 +14,7 @@ from orchestration.partitions import BUSINESS_DATE_PARTITIONS, SCORES_ASSET_KEY
 from orchestration.export_assets import (ExportStorageResource, export_assets,
                                          export_jobs, export_resources, export_schedules)
 from orchestration.resources import LakeResource
+from tests.lakehelpers import failures
 from tests.s3server import all_keys
 
 
@@ -60,7 +61,7 @@ def test_materialise_scores_then_export_to_s3(tmp_path, s3_server, s3_client, s3
         resources={"lake": LakeResource(root=str(tmp_path)),
                    "export_storage": ExportStorageResource(backend="s3", endpoint_url=s3_server.endpoint_url)},
     )
-    assert result.success
+    assert result.success, failures(result)
     mat = result.asset_materializations_for_node(export.op.name)[0]
     prefix = "partners/PB02/b_card_scores/business_date=2026-03-01/"
     keys = all_keys(s3_client, s3_bucket)

@@ -15,6 +15,7 @@ from features.testing import shared_build
 from lake.layout import LakeLayout
 from orchestration.feature_assets import MART_KEYS, feature_assets, feature_checks, feature_stats
 from orchestration.resources import LakeResource
+from tests.lakehelpers import failures
 from tests.test_features_mart import _build
 
 
@@ -41,7 +42,7 @@ def lake(tmp_path_factory, worker_id) -> LakeLayout:
 def test_feature_stats_asset_and_check_on_the_hand_lake(lake):
     result = dg.materialize([feature_stats], resources={"lake": LakeResource(root=str(lake.root))},
                             selection=[feature_stats.key])
-    assert result.success
+    assert result.success, failures(result)
     mat = result.asset_materializations_for_node(feature_stats.op.name)[0]
     assert mat.metadata["features"].value == len(catalog().features)
     assert mat.metadata["labelled_applications"].value == 0  # no loan has 6 months on book yet: IV stays missing

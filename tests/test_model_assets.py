@@ -10,7 +10,7 @@ import pytest
 from lake.scores import SCORES_COLUMNS, scores_path
 from lake.layout import LakeLayout
 from models.registry import ModelRegistry
-from tests.lakehelpers import copy_lake, run_graph
+from tests.lakehelpers import copy_lake, failures, run_graph
 
 BUSINESS_DATE = "2026-09-30"
 
@@ -45,7 +45,7 @@ def test_retraining_adds_versions_and_never_overwrites(lake):
     before = {p: p.stat().st_mtime_ns for p in (registry_dir(lake) / "v0001").rglob("*") if p.is_file()}
     # two labels: trained side by side in worker processes (the world's A-card was trained in-process)
     result = run_graph(lake, [["models", "a_card"], ["models", "fraud"]])
-    assert result.success
+    assert result.success, failures(result)
     materialized = {e.asset_key.path[-1] for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert materialized == {"a_card", "fraud"}
     registry = ModelRegistry(lake.registry)
@@ -67,7 +67,7 @@ def test_retraining_adds_versions_and_never_overwrites(lake):
 
 def test_scores_and_partner_export_for_a_business_date(lake):
     result = run_graph(lake, [["scores", "batch_scores"], ["exports", "pb01_a_card_daily"]], partition_key=BUSINESS_DATE)
-    assert result.success
+    assert result.success, failures(result)
     checks = {e.asset_check_evaluation_data.asset_check_key.asset_key.path[0]: e.asset_check_evaluation_data
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert checks["scores"].passed and checks["scores"].metadata["rows_validated"].value > 100
@@ -92,7 +92,7 @@ def test_a_score_shift_blocks_the_partner_export(lake):
     import pyarrow.compute as pc
 
     first = run_graph(lake, [["scores", "batch_scores"]], partition_key=BUSINESS_DATE)
-    assert first.success
+    assert first.success, failures(first)
     # Pretend the day before scored everyone 200 points higher: today's distribution has shifted.
     today = pq.read_table(scores_path(BUSINESS_DATE, lake.root))
     before = today.set_column(today.schema.get_field_index("score"), "score",

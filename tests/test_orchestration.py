@@ -8,7 +8,7 @@ import pytest
 from lake.layout import LakeLayout
 from orchestration.definitions import defs
 from orchestration.resources import LakeResource
-from tests.lakehelpers import land_rows, query, run_graph
+from tests.lakehelpers import failures, land_rows, query, run_graph
 
 
 def specs_by_key():
@@ -55,7 +55,7 @@ def test_bad_delivery_blocks_downstream(tmp_path, bad_share):
               for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     materialized = {tuple(e.asset_key.path) for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     if bad_share == 0:
-        assert result.success
+        assert result.success, failures(result)
         assert checks["customers"].passed
         assert ("staging", "stg_customers") in materialized
         assert query(lake, "SELECT count(*) FROM staging.stg_customers") == [(10,)]

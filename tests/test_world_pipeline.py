@@ -13,7 +13,7 @@ from lake.layout import LakeLayout
 from lake.contracts import load_contracts
 from orchestration.definitions import unpartitioned as UNPARTITIONED
 from simulator import generate_world
-from tests.lakehelpers import query, run_graph
+from tests.lakehelpers import failures, query, run_graph
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_second_run_is_idempotent(world):
     lake, _ = world
     before = query(lake, "SELECT count(*) FROM bronze.orders")
     again = run_graph(lake, dg.AssetSelection.groups("bronze"))
-    assert again.success
+    assert again.success, failures(again)
     metas = {tuple(e.asset_key.path): e.event_specific_data.materialization.metadata
              for e in events(again, "ASSET_MATERIALIZATION") if e.asset_key.path[0] == "bronze"}
     assert all(m["new_files"].value == 0 for m in metas.values())
