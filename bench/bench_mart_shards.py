@@ -6,7 +6,7 @@
 
 The lake gets the mart's inputs from dbt (staging, feat_src_*, feat_spine); then every family table is built
 with features.shards.build_family_table (what the dbt models run) twice from the same lakehouse.duckdb:
-  * in-process : features.executor.InProcessRunner, DuckDB on all cores (the embedded default);
+  * in-process : the embedded default, runner_from_env() with no cluster (FEATURES_WORKERS worker processes);
   * dask       : a LocalCluster of 2 worker processes x 1 thread (its start-up timed apart), client.map;
 and the part files of the two runs are compared. The pandas baseline (bench/bench_feature_mart.py's merge +
 filter + groupby per slice and window) computes the `ecom` family from the same shard files, compared feature
@@ -125,11 +125,19 @@ def relations(con, names) -> dict[str, str]:
 def build_mart(con, families, out: Path, runner, n: int) -> dict:
     from features.shards import build_family_table, family_inputs
 
-    import resource
+    import psutil
 
-    def cpu() -> float:  # this process only: the in-process run's whole cost, whatever else loads the machine
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
+    me = psutil.Process()
+
+    def cpu() -> float:  # this process and its worker processes: the run's whole cost, whatever else loads the machine
+        total = 0.0
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:  # a child that just exited
+                pass
+        return total
 
     res = {}
     for name in families:
@@ -230,7 +238,7 @@ def main(argv=None) -> int:
         print(f"prepared {lake} in {time.perf_counter() - t:.0f} s")
         return 0
     from features.engine import n_shards
-    from features.executor import DaskRunner, InProcessRunner
+    from features.executor import DaskRunner, runner_from_env
 
     families = list(catalog().families) if args.families == "all" else args.families.split(",")
     from lake.layout import LakeLayout
@@ -246,7 +254,9 @@ def main(argv=None) -> int:
     results = {}
     with PeakRSS() as rss:
         t = time.perf_counter()
-        fams_a = build_mart(con, families, out_a, InProcessRunner(), n)
+        runner_a = runner_from_env({})  # what the dbt models get with no cluster configured
+        print(f"in-process runner: {runner_a.describe()}", flush=True)
+        fams_a = build_mart(con, families, out_a, runner_a, n)
         results["in-process"] = (time.perf_counter() - t, rss.peak, fams_a)
     if not args.skip_dask:
         from distributed import Client, LocalCluster

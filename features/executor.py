@@ -1,6 +1,6 @@
 """Where shard tasks run: in this process (the embedded default) or on a Dask cluster.
 
-* No configuration: an in-process runner (a small thread pool, `FEATURES_WORKERS`, default 2), no servers.
+* No configuration: an in-process runner (a pool of `FEATURES_WORKERS` worker processes, default 2), no servers.
 * `DASK_SCHEDULER_ADDRESS=tcp://host:8786` (or the Dagster `DaskResource`, which sets it for the dbt step):
   shard tasks go to that cluster with `distributed.Client.map`; a task that fails (a worker died, an error) is
   retried by Dask (`retries`), which is safe because every shard task is idempotent (features/shards.py).
@@ -11,10 +11,13 @@ oversubscribe it; in-process, `FEATURES_DUCKDB_THREADS` / `FEATURES_DUCKDB_MEMOR
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
@@ -58,7 +61,14 @@ def duckdb_settings(in_process_workers: int = 1) -> DuckDBSettings:
 
 
 class InProcessRunner:
-    """Runs tasks in this process, `workers` at a time, retrying a failed task like Dask would."""
+    """Runs tasks on this machine with no servers: one at a time in this process (`workers=1`), or `workers` at
+    a time in a pool of worker processes, retrying a failed task like Dask would.
+
+    Processes, not threads: shard threads shared one GIL in the reshape and the write, so two of them used 1.17
+    of 2 cores on the 100k mart (294 s where two Dask worker processes took 220 s). The pool is started once per
+    process and environment and reused by every family and scoring run (a spawned worker imports the task's
+    modules once, ~1-2 s); a worker that dies (killed, out of memory) breaks the pool, which is started afresh
+    and the task retried: tasks are idempotent (features/shards.py, models/batch.py)."""
 
     kind = "in-process"
 
@@ -66,29 +76,88 @@ class InProcessRunner:
         self.workers = max(int(workers), 1)
         self.retries = retries
 
-    def _attempt(self, fn: Callable, task):
-        for attempt in range(self.retries + 1):
-            try:
-                return fn(task)
-            except Exception:
-                if attempt == self.retries:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
-
     def map(self, fn: Callable, tasks: Iterable) -> Iterator:
         tasks = list(tasks)
         if self.workers == 1:
             for t in tasks:
-                yield self._attempt(fn, t)
+                yield _attempt(fn, t, self.retries)
             return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="feature-shard") as pool:
-            yield from pool.map(lambda t: self._attempt(fn, t), tasks)
+        submitted = [_submit(self.workers, fn, t) for t in tasks]  # (pool, future) per task
+        for i, task in enumerate(tasks):
+            for attempt in range(self.retries + 1):
+                pool, future = submitted[i]
+                try:
+                    result = future.result()
+                    break
+                except Exception as exc:
+                    if attempt == self.retries:
+                        raise
+                    if isinstance(exc, BrokenExecutor):
+                        _discard_pool(self.workers, pool)
+                        # the broken pool's unfinished tasks failed with it: resubmit them all at once
+                        for j in range(i + 1, len(tasks)):
+                            old_pool, old = submitted[j]
+                            if old_pool is pool and not (old.done() and old.exception() is None):
+                                submitted[j] = _submit(self.workers, fn, tasks[j])
+                    time.sleep(0.1 * (attempt + 1))
+                    submitted[i] = _submit(self.workers, fn, task)
+            yield result
 
     def describe(self) -> str:
-        return f"in-process ({self.workers} worker{'s' if self.workers > 1 else ''})"
+        return "in-process (1 worker)" if self.workers == 1 else f"in-process ({self.workers} worker processes)"
 
     def close(self) -> None:
-        pass
+        pass  # the pool outlives a runner: the next family or scoring run reuses its warm workers
+
+
+def _attempt(fn: Callable, task, retries: int):
+    for attempt in range(retries + 1):
+        try:
+            return fn(task)
+        except Exception:
+            if attempt == retries:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+_POOL_LOCK = threading.Lock()
+_POOLS: dict[int, tuple[int, ProcessPoolExecutor]] = {}
+
+
+def _environment_key() -> int:
+    # workers inherit the environment at start: a changed lake root, endpoint or setting needs fresh workers
+    return hash(frozenset(os.environ.items()))
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    with _POOL_LOCK:
+        key = _environment_key()
+        held = _POOLS.get(workers)
+        if held is not None and held[0] == key:
+            return held[1]
+        if held is not None:
+            held[1].shutdown(wait=False)  # its running tasks finish; new ones go to fresh workers
+        # spawn: the parent may hold DuckDB, OpenMP or Dagster threads, which a forked child would inherit broken
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        _POOLS[workers] = (key, pool)
+        return pool
+
+
+def _discard_pool(workers: int, pool: ProcessPoolExecutor) -> None:
+    with _POOL_LOCK:
+        if workers in _POOLS and _POOLS[workers][1] is pool:
+            del _POOLS[workers]
+    pool.shutdown(wait=False)
+
+
+def _submit(workers: int, fn: Callable, task) -> tuple[ProcessPoolExecutor, Future]:
+    pool = _pool(workers)
+    try:
+        return pool, pool.submit(fn, task)
+    except BrokenExecutor:
+        _discard_pool(workers, pool)
+        pool = _pool(workers)
+        return pool, pool.submit(fn, task)
 
 
 class DaskRunner:
@@ -142,6 +211,5 @@ def runner_from_env(env: dict | None = None):
     address = (env.get(SCHEDULER_ENV) or "").strip()
     if address:
         return DaskRunner.connect(address)
-    # two shards at once by default: one computes while the other writes its part (DuckDB and pyarrow release
-    # the GIL), each DuckDB on its share of the cores
+    # two worker processes by default (one per core on our machines), each task's DuckDB on its share of the cores
     return InProcessRunner(workers=int(env.get("FEATURES_WORKERS") or min(2, os.cpu_count() or 1)))

@@ -321,6 +321,7 @@ def build_family_table(name: str, con, relations: dict[str, str], location: Path
                 parts.append({"shard": k, "file": results[k].file, "rows": results[k].rows})
             else:
                 parts.append(old_parts[k])
+        storage.remove_unfinished_writes(target)  # a killed worker's half-written part, retried since
         _write_fingerprints(fingerprints, target / FINGERPRINTS)
         timings: dict = {}
         for r in results.values():

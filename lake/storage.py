@@ -145,18 +145,37 @@ def parquet_metadata(path: LakePath):
         return pq.read_metadata(fh)
 
 
+def _temporary(target: Path) -> Path:
+    """Where a local whole-file write goes before its rename into place (a hidden sibling)."""
+    import uuid
+
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex}{_TEMPORARY_SUFFIX}")
+
+
+_TEMPORARY_SUFFIX = ".tmp"
+
+
+def remove_unfinished_writes(folder: LakePath) -> int:
+    """Delete the temporary files that writers killed mid-write left in ``folder`` (a killed process never
+    reaches its rename); returns how many. S3 writes are single PUTs and leave none."""
+    if is_remote(folder) or not Path(folder).is_dir():
+        return 0
+    stray = [p for p in Path(folder).iterdir() if p.name.startswith(".") and p.name.endswith(_TEMPORARY_SUFFIX)]
+    for p in stray:
+        p.unlink(missing_ok=True)
+    return len(stray)
+
+
 def write_parquet(table, path: LakePath, **kwargs) -> LakePath:
     """Write a whole Parquet file atomically: readers see the old file or the new one, never half of one
     (locally a temporary file renamed into place; an S3 PUT is atomic by itself)."""
-    import uuid
-
     import pyarrow.parquet as pq
 
     fs = filesystem(path)
     if fs is None:
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        tmp = _temporary(target)
         pq.write_table(table, str(tmp), **kwargs)
         os.replace(tmp, target)
     else:
@@ -166,14 +185,12 @@ def write_parquet(table, path: LakePath, **kwargs) -> LakePath:
 
 def write_text(path: LakePath, text: str) -> LakePath:
     """Write a whole text file atomically (see write_parquet)."""
-    import uuid
-
     if is_remote(path):
         path.write_text(text, encoding="utf-8")
         return path
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = _temporary(target)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
     return path
@@ -191,15 +208,13 @@ def replace(source: LakePath, target: LakePath) -> LakePath:
 
 def write_bytes(path: LakePath, data: bytes) -> LakePath:
     """Write a whole binary file atomically (see write_parquet)."""
-    import uuid
-
     fs = filesystem(path)
     if fs is not None:
         fs.pipe_file(_fs_path(path), data)
         return path
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp = _temporary(target)
     tmp.write_bytes(data)
     os.replace(tmp, target)
     return path

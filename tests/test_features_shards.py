@@ -6,7 +6,9 @@ Random small data (features.testing.random_orders_world) through the real genera
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 from datetime import datetime
 
 import duckdb
@@ -113,6 +115,50 @@ def test_a_task_that_fails_after_writing_is_retried_without_duplicates(tmp_path,
     monkeypatch.setattr(shards, "_write_part", write_then_die)
     location, manifest = _build(tmp_path, world, "retry", DaskRunner(dask_client, retries=2), n=4)
     assert failures, "the injected failure did not happen"
+    got = read_family_table(location)
+    assert pc.count_distinct(got["obs_id"]).as_py() == got.num_rows == manifest["rows"] == world[0].num_rows
+    _assert_same(got, reference[0])
+    assert sorted(p.name for p in location.iterdir()) == [
+        "_fingerprints.arrow", "_manifest.json", *[f"part-{k:04d}.parquet" for k in range(4)]]
+
+
+class _KilledOnce:
+    """A shard task whose worker process is killed (SIGKILL, as the OOM killer would) the first time it runs
+    shard 2: before it has done anything, or right after its part file is in place."""
+
+    def __init__(self, fn, marker, when):
+        self.fn, self.marker, self.when = fn, marker, when
+
+    def _die_once(self, task):
+        if task.shard == 2 and not self.marker.exists():
+            self.marker.write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def __call__(self, task):
+        if self.when == "before":
+            self._die_once(task)
+        result = self.fn(task)
+        if self.when == "after_write":
+            self._die_once(task)
+        return result
+
+
+class _KillingRunner(InProcessRunner):
+    def __init__(self, marker, when):
+        super().__init__(workers=2, retries=2)
+        self.marker, self.when = marker, when
+
+    def map(self, fn, tasks):
+        return super().map(_KilledOnce(fn, self.marker, self.when), tasks)
+
+
+@pytest.mark.parametrize("when", ["before", "after_write"])
+def test_a_worker_process_killed_mid_shard_is_replaced_and_the_shard_rerun(tmp_path, world, reference, when):
+    """The in-process runner's worker is really killed mid-run: the pool breaks, fresh workers start, the
+    killed shard and any other unfinished one run again; no row is duplicated or lost."""
+    marker = tmp_path / "killed.pid"
+    location, manifest = _build(tmp_path, world, "killed", _KillingRunner(marker, when), n=4)
+    assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker process died, not this one
     got = read_family_table(location)
     assert pc.count_distinct(got["obs_id"]).as_py() == got.num_rows == manifest["rows"] == world[0].num_rows
     _assert_same(got, reference[0])
