@@ -138,9 +138,21 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         if held is not None:
             held[1].shutdown(wait=False)  # its running tasks finish; new ones go to fresh workers
         # spawn: the parent may hold DuckDB, OpenMP or Dagster threads, which a forked child would inherit broken
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_quiet_stdout)
         _POOLS[workers] = (key, pool)
         return pool
+
+
+def _quiet_stdout() -> None:
+    """A worker writes nothing to the parent's stdout: in the dbt process that stream is dbt's JSON event log,
+    which Dagster parses line by line (a stray line there could hide a model's result); its output goes to
+    stderr instead, Python's and native code's alike."""
+    import sys
+
+    sys.stdout.flush()
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
 
 
 def _discard_pool(workers: int, pool: ProcessPoolExecutor) -> None:
