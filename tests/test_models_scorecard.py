@@ -189,6 +189,8 @@ def test_rank_auc_is_sklearns_auc_with_ties():
 
 def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     from models.gbm import stratified_folds
+    from sklearn.metrics import roc_auc_score
+
     from models.scorecard import DEFAULT_C_GRID, choose_C, fold_aucs
 
     model, df = small_scorecard
@@ -204,12 +206,18 @@ def test_C_is_chosen_by_inner_cross_validation_among_the_grid(small_scorecard):
     C, scores = choose_C(idx, y, grid=(0.01, 1.0))
     assert scores == pytest.approx({c: np.mean(a) for c, a in per_fold.items()})
     assert C == max(scores, key=scores.get)
-    # the recipe's fold AUCs: the C search's own folds at the chosen C (5 folds), or new folds (3)
+    # the recipe's fold AUCs, brute force: the whole fit (bins included) on each fold's training rows at the
+    # chosen C, scored on the held-out rows; the bins of the model itself would have seen those labels
     feats = model.features
-    fitted = {k: train_scorecard(df[feats], df["bad"], cv_folds=k) for k in (5, 3)}
-    fidx = fitted[5].scorecard.binning_process_.transform(model._X(df)[feats], metric="indices", **own).to_numpy()
-    for k, m in fitted.items():
-        assert m.cv_fold_aucs == pytest.approx(fold_aucs(fidx, y, stratified_folds(y, k, 0), [m.C])[m.C], abs=1e-12)
+    X = df[feats].reset_index(drop=True)
+    for k in (5, 3):
+        m = train_scorecard(X, y, cv_folds=k)
+        reference = [roc_auc_score(y[val], train_scorecard(X.iloc[fit], y[fit], C=m.C).predict_proba(X.iloc[val]))
+                     for fit, val in stratified_folds(y, k, 0)]
+        assert len(m.cv_fold_aucs) == k and m.cv_fold_aucs == pytest.approx(reference, abs=1e-9)
+        m_idx = m.scorecard.binning_process_.transform(m._X(X)[m.features], metric="indices", **own).to_numpy()
+        shared_bins = fold_aucs(m_idx, y, stratified_folds(y, k, 0), [m.C])[m.C]
+        assert np.mean(m.cv_fold_aucs) < np.mean(shared_bins)  # the optimism the refit removes
     assert model.cv_fold_aucs is None
     fixed = train_scorecard(df[model.features], df["bad"], C=0.05)
     assert fixed.C == 0.05 and not fixed.C_cv
