@@ -127,7 +127,7 @@ def detect_special_codes(frame: pd.DataFrame, features=None, max_codes: int = 5)
         neg, nonneg = values[values < 0], values[values >= 0]
         if 0 < neg.size <= max_codes and nonneg.size >= 4 * neg.size and np.all(neg == np.round(neg)):
             codes.extend(neg.tolist())
-        nines = [v for v in values if v in ALL_NINES]
+        nines = values[np.isin(values, ALL_NINES)].tolist()
         others = values[~np.isin(values, nines + codes)]
         if nines and others.size and min(nines) > 2 * others.max():
             codes.extend(nines)

@@ -22,7 +22,7 @@ import pandas as pd
 from models import metrics as M
 from models.reasons import feature_descriptions
 from models.scorecard import DEFAULT_BINNING, DEFAULT_SCALING, ScoreScaling, detect_special_codes, probability_to_points
-from models.selection import SelectionConfig, SelectionResult, candidate_features, is_categorical, select_features
+from models.selection import SelectionConfig, SelectionResult, candidate_features, categorical_features, select_features
 
 MODEL_TYPES = ("lightgbm", "scorecard")
 
@@ -372,7 +372,8 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     sc_binning = {**DEFAULT_BINNING, **dict(p.get("binning_params") or {})}
     specials: dict[str, list] = {}
     if model_type == "scorecard":
-        num_feats = [f for f in feats if not is_categorical(train_df[f])]
+        categorical = categorical_features(train_df, feats)
+        num_feats = [f for f in feats if f not in categorical]
         specials = detect_special_codes(train_df, num_feats) if special_codes == "auto" else dict(special_codes or {})
 
     selection = None
