@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from lake.layout import LakeLayout
 
 EPS = 1e-4
 DECILES = np.linspace(0.1, 0.9, 9)
+OPTBINNING_TASK_FEATURES = 20
 
 MODEL_SPECS = Path(__file__).resolve().parent.parent / "models" / "specs" / "model_specs.yaml"
 IV_LABEL = "a_card"  # the label IV is measured against: the one the A-card models train on
@@ -142,11 +144,106 @@ def _periods(months: list, k: int) -> tuple[list, list]:
     return months[:k], months[-k:]
 
 
+@dataclass(frozen=True)
+class TableStatsTask:
+    """One feature table's stats, a task for the features executor (in-process worker or Dask): the sample and
+    the labels travel with it (tens of thousands of rows), the feature values are read where it runs."""
+    layout: LakeLayout
+    table: str
+    features: tuple[str, ...]
+    sample: pa.Table     # obs_id, in_first, in_last
+    labels: pa.Table     # obs_id, label
+    in_process_workers: int = 1
+
+
+@dataclass
+class TableStats:
+    table: str
+    rows: list[dict]
+    skipped: str | None = None   # why the table had no stats (its files are missing)
+
+
+def table_stats(task: TableStatsTask) -> TableStats:
+    """Missing rate, distribution, PSI and quick IV of one table's features (see the module docstring)."""
+    from features.executor import duckdb_settings
+
+    path = task.layout.feature_table(task.table)
+    files = parquet_files(path)
+    if not files:
+        return TableStats(task.table, [], skipped=f"feature stats: {path} missing, skipped")
+    null_of, n_rows = _null_counts(files)
+    present = [f for f in task.features if f in null_of]
+    rows: list[dict] = []
+    con = storage.connect(task.layout.root, config=duckdb_settings(task.in_process_workers).config())
+    try:
+        con.execute("SET enable_progress_bar = false").fetchall()  # a worker's log is no terminal
+        con.register("sample", task.sample)
+        con.register("labels", task.labels)
+        for start in range(0, len(present), 400):
+            chunk = present[start:start + 400]
+            cols = ", ".join(f't."{f}"' for f in chunk)
+            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM read_parquet({storage.sql_string(storage.parquet_source(path))}) t "
+                          f"JOIN sample s USING (obs_id) LEFT JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
+            in_first = tbl.column("in_first").to_numpy(zero_copy_only=False).astype(bool)
+            in_last = tbl.column("in_last").to_numpy(zero_copy_only=False).astype(bool)
+            lab = tbl.column("label").to_numpy(zero_copy_only=False).astype(float)
+            has_label = ~np.isnan(lab)
+            y = lab[has_label]
+            for f in chunk:
+                x = tbl.column(f).to_numpy(zero_copy_only=False).astype(np.float64)
+                ok = x[~np.isnan(x)]
+                r = {"name": f, "table": task.table, "n_rows": n_rows,
+                     "missing_rate": float(null_of[f] / n_rows) if n_rows else float("nan"),
+                     "distinct_count": int(len(np.unique(ok))), "sample_rows": int(len(x)),
+                     "mean": float(ok.mean()) if len(ok) else None, "std": float(ok.std()) if len(ok) > 1 else None,
+                     "min": float(ok.min()) if len(ok) else None, "max": float(ok.max()) if len(ok) else None,
+                     "p01": None, "p50": None, "p99": None,
+                     "zero_rate": float((ok == 0).mean()) if len(ok) else None}
+                if len(ok):
+                    r["p01"], r["p50"], r["p99"] = (float(v) for v in np.quantile(ok, [0.01, 0.5, 0.99]))
+                r["psi"] = psi(x[in_first], x[in_last]) if in_first.any() and in_last.any() else None
+                r["iv_quick"] = quick_iv(x[has_label], y) if len(y) and 0 < y.sum() < len(y) else None
+                rows.append(r)
+    finally:
+        con.close()
+    return TableStats(task.table, rows)
+
+
+def table_optbinning_iv(task: TableStatsTask) -> dict[str, float | str]:
+    """Optimal-binning IV of some features of one table (``task.features``) on the labelled sample rows that
+    table_stats used: ``{feature: IV}``, or the error text for a feature optbinning could not bin."""
+    from features.executor import duckdb_settings
+
+    path = task.layout.feature_table(task.table)
+    cols = ", ".join(f't."{n}"' for n in task.features)
+    con = storage.connect(task.layout.root, config=duckdb_settings(task.in_process_workers).config())
+    try:
+        con.execute("SET enable_progress_bar = false").fetchall()
+        con.register("sample", task.sample)
+        con.register("labels", task.labels)
+        tbl = con.sql(f"SELECT l.label, {cols} FROM read_parquet({storage.sql_string(storage.parquet_source(path))}) t "
+                      f"JOIN sample s USING (obs_id) JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
+    finally:
+        con.close()
+    y = tbl.column("label").to_numpy(zero_copy_only=False).astype(float)
+    out: dict[str, float | str] = {}
+    for name in task.features:
+        try:
+            out[name] = optbinning_iv(tbl.column(name).to_numpy(zero_copy_only=False).astype(np.float64), y, name)
+        except Exception as exc:  # noqa: BLE001 - the caller keeps the quick IV and says why
+            out[name] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_000, optbinning_top: int | None = None,
-                          seed: int = 42, log=print) -> tuple[pa.Table, dict, pa.Table]:
+                          seed: int = 42, log=print, runner=None) -> tuple[pa.Table, dict, pa.Table]:
     """Stats of every catalog feature present in the lake's feature mart (LakeLayout.features).
 
+    One task per feature table on ``runner`` (default: the environment's features executor: worker processes
+    in-process, or Dask), then one per table holding some of the ``optbinning_top`` features.
     Returns (stats, summary, labels): one row per feature, a summary dict, and the A-card labels by obs_id."""
+    from features.executor import InProcessRunner, runner_from_env
+
     cat = catalog()
     settings = cat.settings
     optbinning_top = int(settings.get("optbinning_top", 150) if optbinning_top is None else optbinning_top)
@@ -177,57 +274,42 @@ def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_0
             UNION ALL SELECT obs_id, 'any' FROM (SELECT obs_id FROM spine ORDER BY hash(obs_id + {seed}) LIMIT {third})
         ) GROUP BY obs_id""").fetchall()
     n_sample = con.execute("SELECT count(*) FROM sample").fetchall()[0][0]
-    rows: list[dict] = []
-    label_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for table, feats in cat.by_table().items():
-        path = layout.feature_table(table)
-        files = parquet_files(path)
-        if not files:
-            log(f"feature stats: {path} missing, skipped")
-            continue
-        null_of, n_rows = _null_counts(files)
-        present = [f for f in feats if f.name in null_of]
-        for start in range(0, len(present), 400):
-            chunk = present[start:start + 400]
-            cols = ", ".join(f't."{f.name}"' for f in chunk)
-            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM read_parquet({storage.sql_string(storage.parquet_source(path))}) t "
-                          f"JOIN sample s USING (obs_id) LEFT JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
-            in_first = tbl.column("in_first").to_numpy(zero_copy_only=False).astype(bool)
-            in_last = tbl.column("in_last").to_numpy(zero_copy_only=False).astype(bool)
-            lab = tbl.column("label").to_numpy(zero_copy_only=False).astype(float)
-            has_label = ~np.isnan(lab)
-            y = lab[has_label]
-            for f in chunk:
-                x = tbl.column(f.name).to_numpy(zero_copy_only=False).astype(np.float64)
-                ok = x[~np.isnan(x)]
-                r = {"name": f.name, "table": table, "n_rows": n_rows,
-                     "missing_rate": float(null_of[f.name] / n_rows) if n_rows else float("nan"),
-                     "distinct_count": int(len(np.unique(ok))), "sample_rows": int(len(x)),
-                     "mean": float(ok.mean()) if len(ok) else None, "std": float(ok.std()) if len(ok) > 1 else None,
-                     "min": float(ok.min()) if len(ok) else None, "max": float(ok.max()) if len(ok) else None,
-                     "p01": None, "p50": None, "p99": None,
-                     "zero_rate": float((ok == 0).mean()) if len(ok) else None}
-                if len(ok):
-                    r["p01"], r["p50"], r["p99"] = (float(v) for v in np.quantile(ok, [0.01, 0.5, 0.99]))
-                r["psi"] = psi(x[in_first], x[in_last]) if in_first.any() and in_last.any() else None
-                if len(y) and 0 < y.sum() < len(y):
-                    xl = x[has_label]
-                    r["iv_quick"] = quick_iv(xl, y)
-                    label_cache[f.name] = (xl, y)
+    sample = con.sql("SELECT obs_id, in_first, in_last FROM sample ORDER BY obs_id").to_arrow_table()
+    labels = con.sql("SELECT obs_id, label FROM labels ORDER BY obs_id").to_arrow_table()
+    own_runner = runner is None
+    runner = runner or runner_from_env()
+    workers = runner.workers if isinstance(runner, InProcessRunner) else 1
+    tasks = [TableStatsTask(layout, table, tuple(f.name for f in feats), sample, labels, workers)
+             for table, feats in cat.by_table().items()]
+    try:
+        rows: list[dict] = []
+        for result in runner.map(table_stats, tasks):  # in task order: the same rows in the same order every run
+            if result.skipped:
+                log(result.skipped)
+            rows.extend(result.rows)
+        # optimal WoE binning (optbinning) for the most informative features by quick IV, by table
+        t_ob = time.perf_counter()
+        ranked = sorted((r for r in rows if r["iv_quick"] is not None), key=lambda r: -r["iv_quick"])
+        for r in rows:
+            r["iv"], r["iv_method"] = r["iv_quick"], ("deciles" if r["iv_quick"] is not None else None)
+        top_by_table: dict[str, list[dict]] = {}
+        for r in ranked[:optbinning_top]:
+            top_by_table.setdefault(r["table"], []).append(r)
+        # the strongest features often sit in one family: tasks of at most OPTBINNING_TASK_FEATURES spread them
+        optb_tasks = [TableStatsTask(layout, table, tuple(r["name"] for r in top[i:i + OPTBINNING_TASK_FEATURES]),
+                                     sample, labels, workers)
+                      for table, top in top_by_table.items() for i in range(0, len(top), OPTBINNING_TASK_FEATURES)]
+        by_feature = {r["name"]: r for top in top_by_table.values() for r in top}
+        for task, ivs in zip(optb_tasks, runner.map(table_optbinning_iv, optb_tasks)):
+            for name in task.features:
+                r, iv = by_feature[name], ivs[name]
+                if isinstance(iv, str):
+                    log(f"optbinning failed for {r['name']}: {iv}")  # the quick IV stays
                 else:
-                    r["iv_quick"] = None
-                rows.append(r)
-    # optimal WoE binning (optbinning) for the most informative features by quick IV
-    ranked = sorted((r for r in rows if r["iv_quick"] is not None), key=lambda r: -r["iv_quick"])
-    t_ob = time.perf_counter()
-    for r in rows:
-        r["iv"], r["iv_method"] = r["iv_quick"], ("deciles" if r["iv_quick"] is not None else None)
-    for r in ranked[:optbinning_top]:
-        xl, y = label_cache[r["name"]]
-        try:
-            r["iv"], r["iv_method"] = optbinning_iv(xl, y, r["name"]), "optbinning"
-        except Exception as exc:  # noqa: BLE001 - keep the quick IV, say why
-            log(f"optbinning failed for {r['name']}: {exc}")
+                    r["iv"], r["iv_method"] = iv, "optbinning"
+    finally:
+        if own_runner:
+            runner.close()
     by_name = {f.name: f for f in cat.features}
     for r in rows:
         f = by_name[r["name"]]
@@ -244,9 +326,8 @@ def compute_feature_stats(lake: LakeLayout | Path | str, sample_rows: int = 30_0
         "optbinning_features": min(optbinning_top, len(ranked)), "optbinning_s": round(time.perf_counter() - t_ob, 1),
         "elapsed_s": round(time.perf_counter() - t0, 1),
     }
-    label_rows = con.sql("SELECT obs_id, label FROM labels ORDER BY obs_id").to_arrow_table()
     con.close()
-    return out, summary, label_rows
+    return out, summary, labels
 
 
 def _layout(lake: LakeLayout | Path | str) -> LakeLayout:
