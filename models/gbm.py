@@ -96,18 +96,17 @@ def input_report(frame: pd.DataFrame, features: list[str], levels: Mapping[str, 
                  had_missing: Mapping[str, bool], as_text: Mapping[str, pd.Series] | None = None) -> pd.DataFrame:
     """Per feature: rows with a category unseen in training, a missing value in a feature that had
     none in training, or ±inf (scored as missing). Only features with a non-zero count.
-    ``as_text``: categorical features' values already as text (the caller's conversion for scoring),
-    compared with the levels as they are."""
+    A categorical value is unseen when its text (``models._optb.as_categorical_values``, the one conversion)
+    is not the text of a training level. ``as_text``: those texts when the caller already has them."""
+    from models._optb import as_categorical_values
+
     rows = []
     for f in features:
         s = frame[f]
         unseen = 0
         if f in levels:
-            if as_text is not None and f in as_text:
-                vals, known = as_text[f], levels[f]
-            else:
-                vals, known = s.astype("string"), [str(v) for v in levels[f]]
-            unseen = int((vals.notna() & ~vals.isin(known)).sum())
+            vals = as_text[f] if as_text is not None and f in as_text else as_categorical_values(s)
+            unseen = int((vals.notna() & ~vals.isin({str(v) for v in levels[f]})).sum())
             n_inf = 0
         else:
             n_inf = int(np.isinf(s.to_numpy(dtype=float, na_value=np.nan)).sum()) if pd.api.types.is_numeric_dtype(s) else 0

@@ -142,6 +142,23 @@ def test_tiny_frames_are_refused_not_fitted_to_a_constant(data):
         train_gbm_cv(flat, y, n_folds=3)
 
 
+@pytest.mark.parametrize("dtype", ["object", "category"])
+def test_unseen_categories_are_counted_on_text_whatever_the_value_types(dtype):
+    """One rule for both model types: a value is unseen when its text is not a training level's text, so
+    1 matches the level "1" and 2.5 the level "2.5", whether the caller passes its own texts or not."""
+    from models._optb import as_categorical_values
+    from models.gbm import input_report
+
+    values = pd.Series([1, 2.5, True, "a", "b", None, 3, "a", 7.0], dtype="object").astype(dtype)
+    frame = pd.DataFrame({"c": values})
+    levels = {"c": ["1", "2.5", "True", "a", "7.0"]}
+    plain = input_report(frame, ["c"], levels, {"c": True})
+    given = input_report(frame, ["c"], levels, {"c": True}, as_text={"c": as_categorical_values(frame["c"])})
+    assert plain.to_dict("records") == given.to_dict("records") == [
+        {"feature": "c", "n_unseen_category": 2, "n_unexpected_missing": 0, "n_inf": 0}]  # "b" and 3
+    assert input_report(frame, ["c"], {"c": [1, 2.5, True, "a", 7.0, "b", 3]}, {"c": True}).empty
+
+
 def test_scoring_reports_unseen_categories_missing_and_inf(model, data):
     *_, te = data
     odd = te.head(50).copy()
