@@ -242,10 +242,21 @@ class TableStats:
     skipped: str | None = None   # why the table had no stats (its files are missing)
 
 
-def table_stats(task: TableStatsTask) -> TableStats:
-    """Missing rate, distribution, PSI and quick IV of one table's features (see the module docstring)."""
+def _sample_connection(task: "TableStatsTask"):
+    """A DuckDB connection sized for where the task runs, with the task's sample and labels registered, and
+    the read_parquet source of its table."""
     from features.executor import duckdb_settings
 
+    con = storage.connect(task.layout.root, config=duckdb_settings(task.in_process_workers).config())
+    con.execute("SET enable_progress_bar = false").fetchall()  # a worker's log is no terminal
+    con.register("sample", task.sample)
+    con.register("labels", task.labels)
+    path = task.layout.feature_table(task.table)
+    return con, f"read_parquet({storage.sql_string(storage.parquet_source(path))})"
+
+
+def table_stats(task: TableStatsTask) -> TableStats:
+    """Missing rate, distribution, PSI and quick IV of one table's features (see the module docstring)."""
     path = task.layout.feature_table(task.table)
     files = parquet_files(path)
     if not files:
@@ -253,15 +264,12 @@ def table_stats(task: TableStatsTask) -> TableStats:
     null_of, n_rows = _null_counts(files)
     present = [f for f in task.features if f in null_of]
     rows: list[dict] = []
-    con = storage.connect(task.layout.root, config=duckdb_settings(task.in_process_workers).config())
+    con, source = _sample_connection(task)
     try:
-        con.execute("SET enable_progress_bar = false").fetchall()  # a worker's log is no terminal
-        con.register("sample", task.sample)
-        con.register("labels", task.labels)
         for start in range(0, len(present), 400):
             chunk = present[start:start + 400]
             cols = ", ".join(f't."{f}"' for f in chunk)
-            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM read_parquet({storage.sql_string(storage.parquet_source(path))}) t "
+            tbl = con.sql(f"SELECT s.in_first, s.in_last, l.label, {cols} FROM {source} t "
                           f"JOIN sample s USING (obs_id) LEFT JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
             in_first = tbl.column("in_first").to_numpy(zero_copy_only=False).astype(bool)
             in_last = tbl.column("in_last").to_numpy(zero_copy_only=False).astype(bool)
@@ -289,16 +297,10 @@ def table_stats(task: TableStatsTask) -> TableStats:
 def table_optbinning_iv(task: TableStatsTask) -> dict[str, float | str]:
     """Optimal-binning IV of some features of one table (``task.features``) on the labelled sample rows that
     table_stats used: ``{feature: IV}``, or the error text for a feature optbinning could not bin."""
-    from features.executor import duckdb_settings
-
-    path = task.layout.feature_table(task.table)
     cols = ", ".join(f't."{n}"' for n in task.features)
-    con = storage.connect(task.layout.root, config=duckdb_settings(task.in_process_workers).config())
+    con, source = _sample_connection(task)
     try:
-        con.execute("SET enable_progress_bar = false").fetchall()
-        con.register("sample", task.sample)
-        con.register("labels", task.labels)
-        tbl = con.sql(f"SELECT l.label, {cols} FROM read_parquet({storage.sql_string(storage.parquet_source(path))}) t "
+        tbl = con.sql(f"SELECT l.label, {cols} FROM {source} t "
                       f"JOIN sample s USING (obs_id) JOIN labels l USING (obs_id) ORDER BY t.obs_id").to_arrow_table()
     finally:
         con.close()

@@ -55,36 +55,27 @@ def _table_source(layout: LakeLayout, table: str, shard: tuple[int, int] | None)
 def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None,
                   shard: tuple[int, int] | None = None) -> pd.DataFrame:
     """Every family table's features for the given observations, one row per obs_id (same order), families
-    in catalog order and columns sorted by name, so the same lake always gives the same frame; numeric and
-    bool features as float32 (halves the memory of thousands of columns), NaN where a table has no row.
-    Families are read one at a time with a semi-join, so only the needed rows are materialised; DuckDB
-    orders the rows and casts the columns (a pandas reindex and astype of a wide frame cost seconds).
+    in catalog order and columns sorted by name, so the same lake always gives the same frame.
+    Families are read one at a time with a semi-join, so only the needed rows are materialised.
     `shard` = (k, n): every observation's customer is in customer shard k of n (models/batch.py)."""
-    import pyarrow as pa
-
     con = storage.connect(layout.root)
-    con.register("wanted", pa.table({"obs_id": pa.array(obs["obs_id"].to_numpy()),
-                                     "_pos": pa.array(range(len(obs)), pa.int64())}))
+    con.register("wanted", obs[["obs_id"]])
     frames = [obs.reset_index(drop=True)]
     wanted_columns = None if columns is None else set(columns)
-    keys = set(KEY_COLUMNS)
     for table in catalog().tables:
         source = _table_source(layout, table, shard)
-        described = con.sql(f"DESCRIBE SELECT * FROM {source}").fetchall()
-        types = {name: kind for name, kind, *_ in described if name not in keys}
-        names = sorted(types) if wanted_columns is None else sorted(n for n in types if n in wanted_columns)
-        if not names:
-            continue
-        select = ", ".join(f'CAST(f."{n}" AS FLOAT) AS "{n}"' if _is_numeric_sql(types[n]) else f'f."{n}"'
-                           for n in names)
-        part = con.sql(f"SELECT {select} FROM wanted w LEFT JOIN {source} f USING (obs_id) ORDER BY w._pos").df()
-        frames.append(part)
+        if wanted_columns is None:
+            select = f"f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')})"
+        else:  # only the named features (e.g. a model's own), much less to read
+            have = [n for n in con.sql(f"DESCRIBE SELECT * FROM {source}").df()["column_name"]
+                    if n in wanted_columns]
+            if not have:
+                continue
+            select = ", ".join(["f.obs_id", *(f'f."{n}"' for n in have)])
+        part = con.sql(f"SELECT {select} FROM {source} f SEMI JOIN wanted USING (obs_id)").df()
+        part = part.set_index("obs_id").reindex(obs["obs_id"].to_numpy())
+        part = part[sorted(part.columns)]  # a stable column order whatever order the file was written in
+        num = part.select_dtypes(include=["number", "bool"]).columns
+        part[num] = part[num].astype("float32")  # halves memory of thousands of columns
+        frames.append(part.reset_index(drop=True))
     return pd.concat(frames, axis=1)
-
-
-_NUMERIC_SQL = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                "UBIGINT", "FLOAT", "DOUBLE", "REAL")
-
-
-def _is_numeric_sql(kind: str) -> bool:
-    return kind.upper() in _NUMERIC_SQL or kind.upper().startswith("DECIMAL")
