@@ -37,12 +37,15 @@ import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.model_selection import StratifiedKFold  # noqa: E402
 
+from models.feature_kinds import categorical_features  # noqa: E402
+
 warnings.filterwarnings("ignore")
 THREADS = 2
 
 
 def _categoricals(X: pd.DataFrame) -> list[str]:
-    return [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+    categorical = categorical_features(X, X.columns)
+    return [c for c in X.columns if c in categorical]
 
 
 def _as_category(X_train: pd.DataFrame, X_test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

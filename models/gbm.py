@@ -29,6 +29,7 @@ import lightgbm as lgb  # OMP_WAIT_POLICY is set by the package (models/__init__
 import numpy as np
 import pandas as pd
 
+from models.feature_kinds import is_categorical
 from models.reasons import top_k_reasons
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -70,7 +71,7 @@ def _categorical_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, l
         s = frame[f]
         if isinstance(s.dtype, pd.CategoricalDtype):
             levels[f] = [c for c in s.cat.categories.tolist()]
-        elif not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
+        elif is_categorical(s):
             levels[f] = sorted(map(str, s.dropna().unique().tolist()))
     return levels
 

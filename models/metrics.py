@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss, roc_auc_score, roc_curve
 
+from models.feature_kinds import is_continuous
+
 PSI_EPSILON = 1e-4
 PSI_STABLE, PSI_SHIFT = 0.1, 0.25
 
@@ -150,10 +152,6 @@ def brier(y_true, y_prob) -> float:
 # Stability: PSI / CSI
 # ---------------------------------------------------------------------------------------------
 
-def _is_numeric(values) -> bool:
-    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-
-
 def psi_bins(expected, bins: int = 10) -> np.ndarray:
     """Inner cut points from the expected sample's quantiles (deduplicated; missing ignored)."""
     e = np.asarray(expected, dtype=float)
@@ -195,7 +193,7 @@ def _psi_counts(expected, actual, bins: int, labelled: bool = True) -> tuple[lis
     when not ``labelled``: :func:`psi` needs only the counts)."""
     e_series = pd.Series(expected)
     a_series = pd.Series(actual)
-    if _is_numeric(e_series) and _is_numeric(a_series):
+    if is_continuous(e_series) and is_continuous(a_series):
         e = e_series.to_numpy(dtype=float, na_value=np.nan)
         a = a_series.to_numpy(dtype=float, na_value=np.nan)
         cuts = psi_bins(e, bins)

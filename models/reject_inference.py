@@ -36,6 +36,8 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from models.feature_kinds import categorical_features
+
 METHODS = ("accepted_only", "fuzzy", "parcelling", "reweighting")
 WEIGHT = "weight"
 ROW_KIND = "ri_row"  # accepted / reject_bad / reject_good / reject
@@ -161,7 +163,8 @@ def acceptance_probability(frame: pd.DataFrame, accepted: str, features: Iterabl
     if y.min() == y.max():
         raise RejectInferenceError(f"'{accepted}' has a single value: no acceptance model to fit")
     X = frame[feats]
-    cats = [f for f in feats if not (pd.api.types.is_numeric_dtype(X[f]) or pd.api.types.is_bool_dtype(X[f]))]
+    categorical = categorical_features(X, feats)
+    cats = [f for f in feats if f in categorical]
     if cats:
         X = X.astype({c: "category" for c in cats})
     p = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 40,

@@ -38,6 +38,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from models.feature_kinds import categorical_features, is_continuous
+
 
 PROBABILITY_CLIP = 1e-9
 
@@ -116,7 +118,7 @@ def detect_special_codes(frame: pd.DataFrame, features=None, max_codes: int = 5)
     out: dict[str, list] = {}
     for f in (features if features is not None else frame.columns):
         s = frame[f]
-        if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        if not is_continuous(s):
             continue
         x = s.to_numpy(dtype=float, na_value=np.nan)
         x = x[np.isfinite(x)]
@@ -396,8 +398,9 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
     features = list(X_train.columns)
     y = np.asarray(y_train).astype(int)
     params = {**DEFAULT_BINNING, **dict(binning_params or {})}
-    cats = [f for f in features if not (pd.api.types.is_numeric_dtype(X_train[f]) or pd.api.types.is_bool_dtype(X_train[f]))]
-    num = [f for f in features if f not in cats]
+    categorical = categorical_features(X_train, features)
+    cats = [f for f in features if f in categorical]
+    num = [f for f in features if f not in categorical]
     specials = detect_special_codes(X_train, num) if special_codes == "auto" else dict(special_codes or {})
     trends = resolve_trends(num, monotonic_trend)
     X = X_train[features].copy()

@@ -52,6 +52,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from models.feature_kinds import is_continuous
+
 DEFAULT_STRATEGY_FILE = Path(__file__).resolve().parent / "strategy" / "decision_rules.yaml"
 GRADES = ("A", "B", "C", "D", "E")
 LABEL_SECTIONS = {"a_card": "admission", "b_card": "limit_management", "c_card": "collections", "fraud": "fraud"}
@@ -757,7 +759,7 @@ def _suffix(names: pd.Series, suffix: str) -> np.ndarray:
 
 def _value_text(values: pd.Series) -> pd.Series:
     """Values as JSON-ish text, set-based: numbers rounded, strings quoted, missing as null."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    if is_continuous(values):
         v = pd.to_numeric(values, errors="coerce").astype("float64").round(4)
         whole = v.notna() & (v == v.round(0))
         text = v.astype("string")

@@ -22,7 +22,8 @@ import pandas as pd
 from models import metrics as M
 from models.reasons import feature_descriptions
 from models.scorecard import DEFAULT_BINNING, DEFAULT_SCALING, ScoreScaling, detect_special_codes, probability_to_points
-from models.selection import SelectionConfig, SelectionResult, candidate_features, categorical_features, select_features
+from models.feature_kinds import categorical_features
+from models.selection import SelectionConfig, SelectionResult, candidate_features, select_features
 
 MODEL_TYPES = ("lightgbm", "scorecard")
 

@@ -129,3 +129,20 @@ def test_selection_keeps_the_binnings_of_the_kept_features(frames):
     assert channel.dtype == "categorical" and channel.min_bin_size == 0.03 and channel.max_n_prebins == 20
     assert res.stats.set_index("feature").at["channel", "iv"] == pytest.approx(
         information_values(train, "bad", ["channel"], n_jobs=1, binning_params=params).iloc[0])
+
+
+def test_feature_kinds_one_rule_for_every_dtype():
+    """Strings, objects and categories are categorical; numbers (nullable ones too) are continuous; a bool is
+    neither (a 0/1 number to the models, two levels to stability)."""
+    from models.feature_kinds import categorical_features, is_categorical, is_continuous
+
+    frame = pd.DataFrame({
+        "f64": [1.5, np.nan], "i64": [1, 2], "nullable_int": pd.array([1, None], dtype="Int64"),
+        "flag": [True, False], "nullable_flag": pd.array([True, None], dtype="boolean"),
+        "text": pd.Series(["a", None], dtype="string"), "obj": ["x", "y"], "cat": pd.Categorical(["u", "v"]),
+    })
+    kinds = {c: (is_categorical(frame[c]), is_continuous(frame[c].dtype)) for c in frame.columns}
+    assert kinds == {"f64": (False, True), "i64": (False, True), "nullable_int": (False, True),
+                     "flag": (False, False), "nullable_flag": (False, False),
+                     "text": (True, False), "obj": (True, False), "cat": (True, False)}
+    assert categorical_features(frame, ["obj", "f64", "cat", "flag"]) == {"obj", "cat"}
