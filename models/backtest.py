@@ -73,8 +73,11 @@ def build_history(layout: LakeLayout, log=print) -> pd.DataFrame:
     obs = history_observations(layout)
     if obs.empty:
         raise BacktestError("no application has a matured outcome yet (labels.bad_a_card is null everywhere)")
-    frame = with_decision_inputs(load_features(layout, obs))
-    from models.batch import decision_inputs
+    from models.batch import columns_to_read, decision_inputs
+
+    # only what the two champions and the decision inputs read (as batch scoring does), not all 4,700 features
+    columns = columns_to_read(reg, APPLICATION_LABELS, load_strategy())
+    frame = with_decision_inputs(load_features(layout, obs, columns=list(columns)))
 
     keep = ["obs_id", "customer_id", "obs_at", "obs_month", "application_id", "bad", "bad_fraud", "principal",
             *decision_inputs()]

@@ -216,7 +216,7 @@ def score_shard(task: ScoringShard) -> ShardScores:
         obs = population_observations(task.layout, label, task.business_date, task.shard, task.n_shards)
         if obs.empty:
             continue
-        frame = with_decision_inputs(load_features(task.layout, obs, shard=(task.shard, task.n_shards),
+        frame = with_decision_inputs(load_features(task.layout, obs,
                                                    columns=None if task.columns is None else list(task.columns)))
         scored = score_frame(frame, reg.load(label), task.business_date, label=label, strategy=strategy,
                              reasons=["C", "D", "E"], details=True)

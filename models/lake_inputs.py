@@ -37,33 +37,54 @@ def feature_dictionary() -> dict[str, str]:
     return dict(zip(table["name"], table["description"]))
 
 
-def _table_source(layout: LakeLayout, table: str, shard: tuple[int, int] | None) -> str:
-    """read_parquet(...) of a feature table; with `shard` = (k, n), only part k of a family table built in n
-    customer shards (features/shards.py), since the observations asked for all belong to that shard."""
+def _table_source(layout: LakeLayout, table: str, con, shards_of: dict[int, list[int]]) -> str:
+    """read_parquet(...) of a feature table, of only the part files that hold the wanted observations'
+    customers when the table is built in customer shards (features/shards.py): a shard is
+    hash(customer_id) % n, so a sample or a scoring shard drawn from a few shards reads a few parts instead
+    of the whole mart. ``shards_of`` caches, per shard count, the shards the registered ``wanted`` rows fall in."""
     from features.shards import read_manifest
 
     path = layout.feature_table(table)
-    if shard is not None:
-        manifest = read_manifest(path)
-        if manifest and int(manifest.get("n_shards", 0)) == int(shard[1]):
-            part = next((p["file"] for p in manifest["parts"] if int(p["shard"]) == int(shard[0])), None)
-            if part is not None:
-                return f"read_parquet({storage.sql_string(path / part)})"
+    manifest = read_manifest(path)
+    if manifest:
+        n = int(manifest.get("n_shards", 0))
+        if n > 0:
+            if n not in shards_of:
+                shards_of[n] = [int(k) for (k,) in con.sql(
+                    f"SELECT DISTINCT (hash(customer_id) % {n})::INTEGER FROM wanted ORDER BY 1").fetchall()]
+            wanted = set(shards_of[n])
+            parts = [p["file"] for p in manifest["parts"] if int(p["shard"]) in wanted]
+            if len(parts) < len(manifest["parts"]):
+                if not parts:
+                    parts = [manifest["parts"][0]["file"]]  # no customer of these in the table: an empty read
+                files = ", ".join(storage.sql_string(path / part) for part in parts)
+                return f"read_parquet([{files}])"
     return f"read_parquet({storage.sql_string(storage.parquet_source(path))})"  # one file or a folder of parts
 
 
-def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None,
-                  shard: tuple[int, int] | None = None) -> pd.DataFrame:
+def mart_shard_count(layout: LakeLayout) -> int:
+    """How many customer shards the feature mart's family tables are built in (1 when none is sharded)."""
+    from features.shards import read_manifest
+
+    for table in catalog().tables:
+        manifest = read_manifest(layout.feature_table(table))
+        if manifest and int(manifest.get("n_shards", 0)) > 0:
+            return int(manifest["n_shards"])
+    return 1
+
+
+def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Every family table's features for the given observations, one row per obs_id (same order), families
     in catalog order and columns sorted by name, so the same lake always gives the same frame.
-    Families are read one at a time with a semi-join, so only the needed rows are materialised.
-    `shard` = (k, n): every observation's customer is in customer shard k of n (models/batch.py)."""
+    Families are read one at a time with a semi-join, so only the needed rows are materialised, and only
+    from the part files of the customer shards the observations belong to."""
     con = storage.connect(layout.root)
-    con.register("wanted", obs[["obs_id"]])
+    con.register("wanted", obs[["obs_id", "customer_id"]].astype({"customer_id": str}))
     frames = [obs.reset_index(drop=True)]
     wanted_columns = None if columns is None else set(columns)
+    shards_of: dict[int, list[int]] = {}
     for table in catalog().tables:
-        source = _table_source(layout, table, shard)
+        source = _table_source(layout, table, con, shards_of)
         if wanted_columns is None:
             select = f"f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')})"
         else:  # only the named features (e.g. a model's own), much less to read

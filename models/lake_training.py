@@ -11,17 +11,22 @@ import pandas as pd
 from lake import storage
 from lake.layout import LakeLayout
 from models.grading import calibrate_registered
-from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry, load_features, model_specs
+from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry, load_features, mart_shard_count, model_specs
 
 
 def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.DataFrame:
-    """Labelled observations for a label (deterministic sample when there are more than max_rows)."""
+    """Labelled observations for a label; when there are more than max_rows, a deterministic sample drawn
+    shard by shard: every labelled observation of customer shards 0, 1, ... (hash(customer_id) % n, the
+    mart's own shards) until max_rows, the last shard by hash(obs_id). So a sample of 30k rows out of
+    millions reads a few of the mart's part files, not all of them (load_features), and whole customers
+    are in or out of it."""
     target = spec["target"]
     n_max = int(spec.get("max_rows", defaults["max_rows"]))
+    n_shards = mart_shard_count(layout)
     obs = storage.connect(layout.root).sql(
         f"SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, {target}::INTEGER AS target "
         f"FROM read_parquet('{layout.labels.as_posix()}') WHERE {target} IS NOT NULL "
-        f"ORDER BY hash(obs_id) LIMIT {n_max}"
+        f"ORDER BY hash(customer_id::VARCHAR) % {n_shards}, hash(obs_id) LIMIT {n_max}"
     ).df()
     return obs.sort_values(["obs_month", "obs_id"]).reset_index(drop=True)
 

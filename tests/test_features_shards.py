@@ -248,3 +248,47 @@ def test_the_feature_range_check_reads_every_shard_file(tmp_path):
                                      "ecom_cat_groceries_shr_cnt_7d": [0.0, shr]}), folder / f"part-{k:04d}.parquet")
         result = check(dg.build_asset_check_context(resources={"lake": LakeResource(root=str(lake.root))}))
         assert result.passed is expected
+
+
+def test_models_read_only_the_parts_of_their_customers_shards(tmp_path, world, monkeypatch):
+    """load_features on observations of two of five customer shards reads two part files, and gives exactly the
+    rows and values of a brute-force read of the whole table; observations of every shard read the folder."""
+    import numpy as np
+
+    from lake.layout import LakeLayout
+    from models import lake_inputs
+
+    layout = LakeLayout(root=tmp_path / "lake")
+    location, manifest = _build(tmp_path, world, "lake", InProcessRunner(), n=5,
+                                location=layout.feature_table("feat_ecom"))
+    assert manifest["n_shards"] == 5 and len(manifest["parts"]) == 5
+    monkeypatch.setattr(lake_inputs, "catalog", lambda: type("OneTable", (), {"tables": ["feat_ecom"]})())
+
+    spine = world[0].to_pandas()
+    con = duckdb.connect()
+    con.register("spine", spine)
+    shard_of = dict(con.sql("select customer_id, (hash(customer_id) % 5)::integer from spine").fetchall())
+    in_two = spine[spine["customer_id"].map(shard_of).isin([1, 3])]
+    obs = in_two.sample(n=min(300, len(in_two)), random_state=0)[["obs_id", "customer_id", "obs_at"]]
+
+    source = lake_inputs._table_source(layout, "feat_ecom", *_wanted(obs))
+    assert source.count(".parquet'") == 2 and "part-0001" in source and "part-0003" in source
+    got = lake_inputs.load_features(layout, obs)
+
+    whole = read_family_table(location).to_pandas().set_index("obs_id")
+    expected = whole.loc[obs["obs_id"].to_numpy()].drop(columns=["customer_id", "obs_at"])
+    expected = expected[sorted(expected.columns)].astype("float32").reset_index(drop=True)
+    assert len(got) == len(obs) and list(got["obs_id"]) == list(obs["obs_id"])
+    features = got.drop(columns=["obs_id", "customer_id", "obs_at"])
+    assert list(features.columns) == list(expected.columns) and len(expected.columns) > 1500
+    np.testing.assert_array_equal(features.to_numpy(), expected.to_numpy())
+    assert np.isfinite(features.to_numpy()).any()
+
+    everyone = spine.groupby("customer_id").head(1)[["obs_id", "customer_id", "obs_at"]]
+    assert "part-" not in lake_inputs._table_source(layout, "feat_ecom", *_wanted(everyone))
+
+
+def _wanted(obs):
+    con = duckdb.connect()
+    con.register("wanted", obs[["obs_id", "customer_id"]])
+    return con, {}

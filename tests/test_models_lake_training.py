@@ -190,3 +190,37 @@ def test_training_workers_come_from_the_environment_and_never_exceed_the_labels(
     monkeypatch.setenv(lake_training.TRAINING_WORKERS_ENV, "two")
     with pytest.raises(lake_training.ModelDataError, match="MODEL_TRAINING_WORKERS='two' is not a number"):
         lake_training.training_workers(2)
+
+
+def test_the_training_sample_takes_whole_customer_shards_first(tmp_path):
+    """With more labelled rows than max_rows, the sample is every labelled row of shards 0, 1, ... of the mart's
+    shard count, then part of the next shard by hash(obs_id): recounted here from the shard of each customer."""
+    layout = LakeLayout(root=tmp_path / "lake")
+    layout.labels.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT i AS obs_id, 'C' || (i // 3)::VARCHAR AS customer_id,
+                             TIMESTAMP '2025-01-01' + INTERVAL (i % 12) MONTH AS obs_at,
+                             (i % 12) AS obs_month, NULL::VARCHAR AS first_loan_id,
+                             CASE WHEN i % 10 = 9 THEN NULL ELSE (i % 7 = 0) END AS bad_x
+                      FROM range(3000) t(i)) TO '{layout.labels}' (FORMAT parquet)""")
+    family = layout.feature_table("feat_ecom")  # the first catalog table: its manifest gives the shard count
+    family.mkdir(parents=True)
+    (family / "_manifest.json").write_text(json.dumps({"n_shards": 4, "parts": []}))
+
+    obs = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 1000}, {"max_rows": 30000})
+    rows = con.sql(f"SELECT obs_id, (hash(customer_id) % 4)::INTEGER AS shard FROM '{layout.labels}' "
+                   "WHERE bad_x IS NOT NULL").df()
+    per_shard = rows.groupby("shard")["obs_id"].apply(set)
+    taken = set(obs["obs_id"])
+    assert len(obs) == 1000 and obs["target"].notna().all()
+    full = [k for k in range(4) if per_shard[k] <= taken]
+    partial = [k for k in range(4) if per_shard[k] & taken and not per_shard[k] <= taken]
+    assert full == list(range(len(full))) and len(full) >= 1          # shards 0..k-1 complete
+    assert partial == ([len(full)] if sum(len(per_shard[k]) for k in full) < 1000 else [])
+    assert not any(per_shard[k] & taken for k in range(len(full) + len(partial), 4))
+    assert list(obs["obs_id"]) == list(obs.sort_values(["obs_month", "obs_id"])["obs_id"])
+    # one shard: the sample by hash of obs_id as before, whatever the customers
+    (family / "_manifest.json").write_text(json.dumps({"n_shards": 1, "parts": []}))
+    one = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 1000}, {"max_rows": 30000})
+    by_hash = con.sql(f"SELECT obs_id FROM '{layout.labels}' WHERE bad_x IS NOT NULL ORDER BY hash(obs_id) LIMIT 1000").df()
+    assert set(one["obs_id"]) == set(by_hash["obs_id"])
