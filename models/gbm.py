@@ -420,12 +420,30 @@ def _fold_aucs(cvbooster, X: pd.DataFrame, y: np.ndarray, folds, rounds: int) ->
             for booster, (_, held_out) in zip(cvbooster.boosters, folds)]
 
 
-def stratified_folds(y, n_folds: int = 5, seed: int = 42) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified K folds (sklearn), fewer when a class has fewer rows than folds."""
+def stratified_folds(y, n_folds: int = 5, seed: int = 42, groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K folds (sklearn), fewer when a class has fewer rows than folds.
+
+    ``groups`` (e.g. each row's customer): when a group has several rows, every group is kept in one fold, so a
+    customer's other observations (overlapping outcome windows, the same history) are never on both sides of a
+    fold. The groups are stratified by whether they hold a bad (StratifiedKFold over groups, vectorised:
+    sklearn's StratifiedGroupKFold loops in Python, ~4 s for 20k rows). With every group a single row, the row
+    folds above."""
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(y).astype(int)
     k = int(max(2, min(n_folds, y.sum(), y.size - y.sum())))
+    if groups is not None:
+        keys, row_group = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        if keys.size < y.size:
+            group_bad = np.zeros(keys.size, dtype=int)
+            np.maximum.at(group_bad, row_group, y)
+            k = int(max(2, min(k, group_bad.sum(), keys.size - group_bad.sum())))
+            fold_of_group = np.empty(keys.size, dtype=int)
+            splits = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(keys.size), group_bad)
+            for i, (_, held_out) in enumerate(splits):
+                fold_of_group[held_out] = i
+            fold = fold_of_group[row_group]
+            return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
     return list(StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(y.size), y))
 
 

@@ -78,7 +78,8 @@ def lightgbm_selection(spec_defaults: dict, n_bads: int) -> dict:
 
 
 # The champion is chosen on the in-time cross-validation each model type runs anyway (train_model's
-# validation="cv"): the same stratified folds (seed 42) for LightGBM and the scorecard. LightGBM's figure
+# validation="cv"): the same stratified folds (seed 42) for LightGBM and the scorecard, each customer's
+# observations in one fold (overlapping outcome windows would otherwise sit on both sides). LightGBM's figure
 # is the chosen candidate's mean fold AUC, the scorecard's that of its WoE recipe refitted per fold; the
 # OOT window is never used to choose.
 CV_FOLDS = 4
@@ -120,6 +121,7 @@ def train_label(layout: LakeLayout, label: str, log=print) -> dict:
             oracle_column="oracle_pd" if oracle is not None else None,
             id_columns=("obs_id", "customer_id"), exclude=("obs_at", "first_loan_id"),
             feature_dictionary=feature_dictionary(), select=select, n_jobs=2, cv_folds=CV_FOLDS,
+            group_column="customer_id",
         )
         folds = list(result.metrics.get("auc_cv_folds") or [])
         cv = {"cv_auc": result.metrics.get("auc_cv"), "cv_auc_folds": folds, "cv_folds": len(folds),

@@ -330,7 +330,7 @@ C_CV_FOLDS = 5
 
 
 def choose_C(bin_indices: np.ndarray, y, grid=DEFAULT_C_GRID, n_folds: int = C_CV_FOLDS,
-             seed: int = 0) -> tuple[float, dict[float, float]]:
+             seed: int = 0, groups=None) -> tuple[float, dict[float, float]]:
     """The logistic regression's C with the best mean AUC over ``n_folds`` stratified folds of the
     training rows (WoE recomputed from each fold's own rows, :func:`fold_aucs`); the smaller C on a tie.
     Returns (C, {C: mean fold AUC})."""
@@ -340,7 +340,7 @@ def choose_C(bin_indices: np.ndarray, y, grid=DEFAULT_C_GRID, n_folds: int = C_C
     if min(y.sum(), y.size - y.sum()) < 2:
         raise ValueError(f"C='cv' needs at least 2 bad and 2 good rows (got {int(y.sum())} bad of {y.size}): "
                          "pass a number as C")
-    per_fold = fold_aucs(bin_indices, y, stratified_folds(y, n_folds, seed), Cs=[float(c) for c in grid])
+    per_fold = fold_aucs(bin_indices, y, stratified_folds(y, n_folds, seed, groups), Cs=[float(c) for c in grid])
     scores = {c: float(np.mean(a)) for c, a in per_fold.items()}
     best = max(scores.values())
     return min(c for c, v in scores.items() if v >= best - 1e-12), scores
@@ -360,7 +360,8 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
                     monotonic_trend: str | Mapping[str, str] | None = DEFAULT_MONOTONIC_TREND,
                     C: float | str = "cv", C_grid=DEFAULT_C_GRID, seed: int = 0, max_refits: int = 5,
                     special_codes: Mapping[str, list] | str | None = None,
-                    binnings: Mapping[str, Any] | None = None, cv_folds: int | None = None) -> ScorecardModel:
+                    binnings: Mapping[str, Any] | None = None, cv_folds: int | None = None,
+                    groups=None) -> ScorecardModel:
     """Fit an optbinning ``Scorecard`` (binnings + LogisticRegression) on the columns of ``X_train``.
 
     * ``binning_params`` go to each feature's ``OptimalBinning`` (defaults :data:`DEFAULT_BINNING`);
@@ -375,7 +376,9 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
       same parameters (the feature selection's), adopted instead of optimising again;
     * ``cv_folds``: a number of stratified folds (``seed``) on which the fitted model's recipe is
       cross-validated: per fold, this function on the fold's training rows (the model's features,
-      binned afresh, at the final C), AUC on the held-out rows: ``model.cv_fold_aucs``.
+      binned afresh, at the final C), AUC on the held-out rows: ``model.cv_fold_aucs``;
+    * ``groups``: each row's group (customer), kept in one fold by these folds and C's
+      (:func:`models.gbm.stratified_folds`).
 
     Wrong-sign features are dropped and the logistic regression refitted on the same bins (at most
     ``max_refits`` times). ``±inf`` must be replaced before (``train_model`` does, counting them).
@@ -384,11 +387,11 @@ def train_scorecard(X_train: pd.DataFrame, y_train, scaling: ScoreScaling = DEFA
     # OpenBLAS threads cost more than they save (credit_data fit 0.67 s -> 0.25 s with OPENBLAS_NUM_THREADS=1)
     with _blas_controller().limit(limits=1, user_api="blas"):
         return _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend, C, C_grid, seed,
-                                max_refits, special_codes, binnings, cv_folds)
+                                max_refits, special_codes, binnings, cv_folds, groups)
 
 
 def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend, C, C_grid, seed, max_refits,
-                     special_codes, binnings, cv_folds) -> ScorecardModel:
+                     special_codes, binnings, cv_folds, groups=None) -> ScorecardModel:
     from sklearn.linear_model import LogisticRegression
 
     from models._optb import as_categorical_values, fit_optimal_binning, sklearn_unchecked
@@ -425,7 +428,7 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
                                                 metric_missing="empirical") for f in features])
     C_cv: dict[float, float] = {}
     if C == "cv":
-        C, C_cv = choose_C(idx, y, C_grid, C_CV_FOLDS, seed)
+        C, C_cv = choose_C(idx, y, C_grid, C_CV_FOLDS, seed, groups)
     C = float(C)
     # Wrong-sign features are dropped by refitting only the logistic regression on the WoE; the
     # scorecard is then built once, on the binnings already found.
@@ -449,9 +452,10 @@ def _train_scorecard(X_train, y_train, scaling, binning_params, monotonic_trend,
         # seen the held-out labels (the A-card's CV AUC read 0.84 against 0.79 out of time that way)
         fold_specials = {f: specials[f] for f in kept_names if f in specials}
         cv_aucs = []
-        for fit_rows, val_rows in stratified_folds(y, cv_folds, seed):
+        for fit_rows, val_rows in stratified_folds(y, cv_folds, seed, groups):
             fold_model = _train_scorecard(X_train.iloc[fit_rows][kept_names], y[fit_rows], scaling, binning_params,
-                                          monotonic_trend, C, C_grid, seed, max_refits, fold_specials, None, None)
+                                          monotonic_trend, C, C_grid, seed, max_refits, fold_specials, None, None,
+                                          None if groups is None else np.asarray(groups)[fit_rows])
             cv_aucs.append(rank_auc(y[val_rows], fold_model.predict_log_odds(X_train.iloc[val_rows])))
     sc = _build_scorecard({f: found[f] for f in kept_names}, X, y, cats, scaling, C)
     cats = [f for f in cats if f in kept_names]

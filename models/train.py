@@ -292,7 +292,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
                 plot_dir: str | Path | None = None, seed: int = 42, n_jobs: int = 2,
                 bad_value: Any = None, validation: str = "cv", cv_folds: int | None = None,
                 grid: list[Mapping[str, Any]] | None = None, special_codes: Mapping[str, list] | str | None = "auto",
-                on_inf: str = "missing") -> TrainResult:
+                on_inf: str = "missing", group_column: str | None = None) -> TrainResult:
     """Train and evaluate a ``'lightgbm'`` or ``'scorecard'`` model; see the module docstring.
 
     * ``features``: candidate features (default: every numeric / categorical column except the
@@ -318,6 +318,8 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     * ``on_inf``: ``"missing"`` (±inf treated as missing, counted in ``metrics["inf_replaced"]`` and
       warned) or ``"raise"``.
     * ``oracle_column``: true probabilities (simulator truth); reported as ``oracle_auc`` on OOT.
+    * ``group_column``: rows sharing its value (a customer's observations) stay in one CV fold, for
+      LightGBM's parameter search, the scorecard's C and both CV AUCs (:func:`models.gbm.stratified_folds`).
     * ``plot_dir``: write roc/ks/deciles/calibration PNGs there.
     """
     if model_type not in MODEL_TYPES:
@@ -332,7 +334,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     t_all = time.perf_counter()
     scaling = scaling if isinstance(scaling, ScoreScaling) else ScoreScaling.from_dict(scaling)
     split_cfg = Split(seed=seed) if split is None else Split.coerce(split)
-    for col in [target, time_column, oracle_column]:
+    for col in [target, time_column, oracle_column, group_column]:
         if col is not None and col not in frame.columns:
             raise KeyError(f"column '{col}' not in frame")
     ids = [c for c in id_columns if c in frame.columns]
@@ -367,6 +369,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     check_enough_data(y_tr, what="the in-time training rows")
     if cv_folds is None:
         cv_folds = 3 if len(y_tr) > LARGE_CV_ROWS else 5
+    groups_tr = train_df[group_column].to_numpy() if group_column else None
 
     p = dict(params or {})
     sc_trend = p.get("monotonic_trend", "auto_significant")
@@ -402,14 +405,14 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
     t0 = time.perf_counter()
     cv_metrics: dict[str, Any] = {}
     if model_type == "lightgbm":
-        from models.gbm import train_gbm, train_gbm_cv
+        from models.gbm import stratified_folds, train_gbm, train_gbm_cv
 
         nbr = p.pop("num_boost_round", None)
         esr = p.pop("early_stopping_rounds", None)
         kwargs = {k: v for k, v in (("num_boost_round", nbr), ("early_stopping_rounds", esr)) if v is not None}
         if validation == "cv":   # the grid sets the threads (one on small frames, else n_jobs)
-            model = train_gbm_cv(train_df[feats], y_tr, n_folds=cv_folds, grid=grid, params=p, seed=seed,
-                                 threads=n_jobs, **kwargs)
+            model = train_gbm_cv(train_df[feats], y_tr, folds=stratified_folds(y_tr, cv_folds, seed, groups_tr),
+                                 grid=grid, params=p, seed=seed, threads=n_jobs, **kwargs)
             cv_metrics = {"auc_cv": model.evals["cv_auc_mean"], "auc_cv_std": model.evals["cv_auc_std"],
                           "auc_cv_folds": model.evals["cv_fold_aucs"], "cv_folds": model.evals["cv_folds"],
                           "cv_chosen": model.evals["chosen"]}
@@ -426,7 +429,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         # the fold AUCs come from the bins the fit has already computed (and the C search's folds)
         model = train_scorecard(train_df[feats], y_tr, scaling=scaling, monotonic_trend=sc_trend, binning_params=sc_binning,
                                 special_codes=specials, binnings=binnings,
-                                cv_folds=cv_folds if validation == "cv" else None, **sc_opts)
+                                cv_folds=cv_folds if validation == "cv" else None, groups=groups_tr, **sc_opts)
         timings["fit"] = time.perf_counter() - t0
         if validation == "cv":
             aucs = model.cv_fold_aucs
@@ -460,6 +463,7 @@ def train_model(frame: pd.DataFrame, target: str, features: Iterable[str] | None
         "mean_score_oot": float(np.mean(probability_to_points(p_oo, scaling))) if len(p_oo) else None,
         "inf_replaced": inf_counts, "n_inf_replaced": int(sum(inf_counts.values())),
         **{k: v for k, v in cv_metrics.items() if k != "cv_folds"},
+        "cv_group_column": group_column if cv_metrics else None,
     }
     if oracle_column:
         metrics["oracle_auc_valid"] = (M.summary(y_va, p_va, valid_df[oracle_column].to_numpy(dtype=float)).get("oracle_auc")

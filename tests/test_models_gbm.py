@@ -184,3 +184,57 @@ def test_monotone_constraints_by_feature_name(data):
     grid = te.head(1).loc[te.index[[0] * 30]].copy()
     grid["f_000"] = np.linspace(-3, 3, 30)
     assert (np.diff(m.predict_log_odds(grid)) >= -1e-12).all()
+
+
+def test_grouped_folds_keep_each_customer_in_one_fold_and_stay_stratified():
+    from sklearn.model_selection import StratifiedKFold
+
+    from models.gbm import stratified_folds
+
+    rng = np.random.default_rng(7)
+    customers = np.repeat([f"C{i}" for i in range(600)], rng.integers(1, 6, 600))
+    bad_customer = rng.random(600) < 0.1
+    y = (bad_customer[np.char.lstrip(customers.astype(str), "C").astype(int)] & (rng.random(customers.size) < 0.7)).astype(int)
+    folds = stratified_folds(y, 4, seed=42, groups=customers)
+    assert len(folds) == 4
+    held_out = np.concatenate([v for _, v in folds])
+    assert np.array_equal(np.sort(held_out), np.arange(y.size))           # every row held out exactly once
+    for fit, val in folds:
+        assert not set(customers[fit]) & set(customers[val])               # no customer on both sides
+        assert np.array_equal(np.sort(np.concatenate([fit, val])), np.arange(y.size))
+    # stratified by customer: each fold holds about a quarter of the customers with a bad
+    bad_groups = [len({c for c in customers[v][y[v] == 1]}) for _, v in folds]
+    assert max(bad_groups) - min(bad_groups) <= 1 and sum(bad_groups) == len(set(customers[y == 1]))
+    # one row per customer: the plain row folds, unchanged
+    unique = np.array([f"R{i}" for i in range(y.size)])
+    plain = list(StratifiedKFold(4, shuffle=True, random_state=42).split(np.zeros(y.size), y))
+    for (a_fit, a_val), (b_fit, b_val) in zip(stratified_folds(y, 4, 42, groups=unique), plain):
+        assert np.array_equal(a_val, b_val) and np.array_equal(a_fit, b_fit)
+
+
+def test_train_model_cross_validates_with_customers_kept_whole(monkeypatch):
+    """Both model types' CV (LightGBM's parameter search, the scorecard's C and CV AUC) get folds that never
+    split a customer: recorded from the folds the training really used."""
+    import models.gbm as gbm
+    from models.train import train_model
+
+    df = make_credit_data(3000, 15, n_informative=4, seed=3).drop(columns=["true_prob"])
+    df["customer_id"] = [f"C{i // 3}" for i in range(len(df))]  # three rows per customer
+    seen = []
+    real = gbm.stratified_folds
+
+    def recording(y, n_folds=5, seed=42, groups=None):
+        folds = real(y, n_folds, seed, groups)
+        seen.append((None if groups is None else np.asarray(groups), folds))
+        return folds
+
+    monkeypatch.setattr(gbm, "stratified_folds", recording)
+    for model_type in ("lightgbm", "scorecard"):
+        seen.clear()
+        result = train_model(df, "bad", time_column="month", model_type=model_type, group_column="customer_id",
+                             select=False, cv_folds=3, split={"oot_fraction": 0.25})
+        assert result.metrics["cv_group_column"] == "customer_id" and len(result.metrics["auc_cv_folds"]) == 3
+        assert seen and all(groups is not None for groups, _ in seen)
+        for groups, folds in seen:
+            for fit, val in folds:
+                assert not set(groups[fit]) & set(groups[val])
