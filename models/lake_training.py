@@ -15,19 +15,29 @@ from models.lake_inputs import ModelDataError, feature_dictionary, lake_registry
 
 
 def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.DataFrame:
-    """Labelled observations for a label; when there are more than max_rows, a deterministic sample drawn
-    shard by shard: every labelled observation of customer shards 0, 1, ... (hash(customer_id) % n, the
-    mart's own shards) until max_rows, the last shard by hash(obs_id). So a sample of 30k rows out of
-    millions reads a few of the mart's part files, not all of them (load_features), and whole customers
-    are in or out of it."""
+    """Labelled observations for a label; when there are more than max_rows, a deterministic sample that
+    reads few of the mart's customer shards (hash(customer_id) % n, the mart's own) yet spreads over
+    customers: shards 0, 1, ... are taken until they hold max_rows customers with a labelled observation,
+    and within them each customer's observations are ranked by hash(obs_id), every customer's first before
+    anyone's second (a customer's month-ends share their outcome windows: a sample of few customers with many
+    rows each carries less than its row count). load_features then reads only those shards' part files."""
     target = spec["target"]
     n_max = int(spec.get("max_rows", defaults["max_rows"]))
     n_shards = mart_shard_count(layout)
-    obs = storage.connect(layout.root).sql(
-        f"SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, {target}::INTEGER AS target "
-        f"FROM read_parquet('{layout.labels.as_posix()}') WHERE {target} IS NOT NULL "
-        f"ORDER BY hash(customer_id::VARCHAR) % {n_shards}, hash(obs_id) LIMIT {n_max}"
-    ).df()
+    obs = storage.connect(layout.root).sql(f"""
+        WITH labelled AS (
+            SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, {target}::INTEGER AS target,
+                   (hash(customer_id::VARCHAR) % {n_shards})::INTEGER AS shard
+            FROM read_parquet('{layout.labels.as_posix()}') WHERE {target} IS NOT NULL),
+        shards AS (
+            SELECT shard, sum(count(DISTINCT customer_id)) OVER (ORDER BY shard) - count(DISTINCT customer_id) AS before
+            FROM labelled GROUP BY shard),
+        ranked AS (
+            SELECT l.*, row_number() OVER (PARTITION BY customer_id ORDER BY hash(obs_id), obs_id) AS nth
+            FROM labelled l SEMI JOIN (SELECT shard FROM shards WHERE before < {n_max}) USING (shard))
+        SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, target FROM ranked
+        ORDER BY nth, hash(obs_id), obs_id LIMIT {n_max}
+    """).df()
     return obs.sort_values(["obs_month", "obs_id"]).reset_index(drop=True)
 
 

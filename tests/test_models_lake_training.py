@@ -192,35 +192,41 @@ def test_training_workers_come_from_the_environment_and_never_exceed_the_labels(
         lake_training.training_workers(2)
 
 
-def test_the_training_sample_takes_whole_customer_shards_first(tmp_path):
-    """With more labelled rows than max_rows, the sample is every labelled row of shards 0, 1, ... of the mart's
-    shard count, then part of the next shard by hash(obs_id): recounted here from the shard of each customer."""
+def test_the_training_sample_reads_few_shards_and_spreads_over_customers(tmp_path):
+    """With more labelled rows than max_rows: shards 0, 1, ... of the mart's shard count until they hold max_rows
+    customers, every one of their customers sampled once before any twice, nothing from the other shards —
+    recounted here from each customer's shard."""
     layout = LakeLayout(root=tmp_path / "lake")
     layout.labels.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    con.execute(f"""COPY (SELECT i AS obs_id, 'C' || (i // 3)::VARCHAR AS customer_id,
+    con.execute(f"""COPY (SELECT i AS obs_id, 'C' || (i // 6)::VARCHAR AS customer_id,
                              TIMESTAMP '2025-01-01' + INTERVAL (i % 12) MONTH AS obs_at,
                              (i % 12) AS obs_month, NULL::VARCHAR AS first_loan_id,
                              CASE WHEN i % 10 = 9 THEN NULL ELSE (i % 7 = 0) END AS bad_x
-                      FROM range(3000) t(i)) TO '{layout.labels}' (FORMAT parquet)""")
+                      FROM range(12000) t(i)) TO '{layout.labels}' (FORMAT parquet)""")
     family = layout.feature_table("feat_ecom")  # the first catalog table: its manifest gives the shard count
     family.mkdir(parents=True)
     (family / "_manifest.json").write_text(json.dumps({"n_shards": 4, "parts": []}))
 
-    obs = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 1000}, {"max_rows": 30000})
-    rows = con.sql(f"SELECT obs_id, (hash(customer_id) % 4)::INTEGER AS shard FROM '{layout.labels}' "
+    obs = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 700}, {"max_rows": 30000})
+    rows = con.sql(f"SELECT obs_id, customer_id, (hash(customer_id) % 4)::INTEGER AS shard FROM '{layout.labels}' "
                    "WHERE bad_x IS NOT NULL").df()
-    per_shard = rows.groupby("shard")["obs_id"].apply(set)
-    taken = set(obs["obs_id"])
-    assert len(obs) == 1000 and obs["target"].notna().all()
-    full = [k for k in range(4) if per_shard[k] <= taken]
-    partial = [k for k in range(4) if per_shard[k] & taken and not per_shard[k] <= taken]
-    assert full == list(range(len(full))) and len(full) >= 1          # shards 0..k-1 complete
-    assert partial == ([len(full)] if sum(len(per_shard[k]) for k in full) < 1000 else [])
-    assert not any(per_shard[k] & taken for k in range(len(full) + len(partial), 4))
+    customers_per_shard = rows.groupby("shard")["customer_id"].nunique()
+    # the fewest leading shards holding 700 customers (2,000 customers in all, ~500 a shard)
+    chosen = next(k for k in range(1, 5) if customers_per_shard.loc[:k - 1].sum() >= 700)
+    taken = rows[rows["obs_id"].isin(obs["obs_id"])]
+    assert len(obs) == 700 and obs["obs_id"].is_unique and obs["target"].notna().all()
+    assert set(taken["shard"]) == set(range(chosen)) and chosen >= 2
+    per_customer = taken.groupby("customer_id").size()
+    eligible = rows[rows["shard"] < chosen]["customer_id"].nunique()
+    assert per_customer.max() == 1 and len(per_customer) == 700 < eligible  # once each, before anyone twice
     assert list(obs["obs_id"]) == list(obs.sort_values(["obs_month", "obs_id"])["obs_id"])
-    # one shard: the sample by hash of obs_id as before, whatever the customers
-    (family / "_manifest.json").write_text(json.dumps({"n_shards": 1, "parts": []}))
-    one = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 1000}, {"max_rows": 30000})
-    by_hash = con.sql(f"SELECT obs_id FROM '{layout.labels}' WHERE bad_x IS NOT NULL ORDER BY hash(obs_id) LIMIT 1000").df()
-    assert set(one["obs_id"]) == set(by_hash["obs_id"])
+    # a larger sample: every customer of the chosen shards at least once, none more than once above the rest
+    big = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 3000}, {"max_rows": 30000})
+    counts = rows[rows["obs_id"].isin(big["obs_id"])].groupby("customer_id").size()
+    shards_big = set(rows[rows["obs_id"].isin(big["obs_id"])]["shard"])
+    assert len(big) == 3000 and counts.max() - counts.min() <= 1
+    assert len(counts) == rows[rows["shard"].isin(shards_big)]["customer_id"].nunique()
+    # fewer labelled rows than max_rows: all of them
+    everything = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 20000}, {"max_rows": 30000})
+    assert sorted(everything["obs_id"]) == sorted(rows["obs_id"])
