@@ -18,9 +18,11 @@ def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.
     """Labelled observations for a label; when there are more than max_rows, a deterministic sample that
     reads few of the mart's customer shards (hash(customer_id) % n, the mart's own) yet spreads over
     customers: shards 0, 1, ... are taken until they hold max_rows customers with a labelled observation,
-    and within them each customer's observations are ranked by hash(obs_id), every customer's first before
-    anyone's second (a customer's month-ends share their outcome windows: a sample of few customers with many
-    rows each carries less than its row count). load_features then reads only those shards' part files."""
+    and within them observations are drawn uniformly by hash(obs_id). So a customer adds about one row or
+    fewer (a customer's month-ends share their outcome windows: few customers with many rows each carry
+    less than their row count), and the sample's bad rate is the population's (a shard is a random set of
+    customers; one row per customer would over-weight short histories). load_features then reads only
+    those shards' part files."""
     target = spec["target"]
     n_max = int(spec.get("max_rows", defaults["max_rows"]))
     n_shards = mart_shard_count(layout)
@@ -32,11 +34,9 @@ def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.
         shards AS (
             SELECT shard, sum(count(DISTINCT customer_id)) OVER (ORDER BY shard) - count(DISTINCT customer_id) AS before
             FROM labelled GROUP BY shard),
-        ranked AS (
-            SELECT l.*, row_number() OVER (PARTITION BY customer_id ORDER BY hash(obs_id), obs_id) AS nth
-            FROM labelled l SEMI JOIN (SELECT shard FROM shards WHERE before < {n_max}) USING (shard))
-        SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, target FROM ranked
-        ORDER BY nth, hash(obs_id), obs_id LIMIT {n_max}
+        chosen AS (SELECT shard FROM shards WHERE before < {n_max})
+        SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, target FROM labelled SEMI JOIN chosen USING (shard)
+        ORDER BY hash(obs_id), obs_id LIMIT {n_max}
     """).df()
     return obs.sort_values(["obs_month", "obs_id"]).reset_index(drop=True)
 
