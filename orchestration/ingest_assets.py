@@ -47,6 +47,7 @@ def bronze_asset(contract: Contract) -> dg.AssetsDefinition:
             raise dg.Failure(f"{contract.table}: landed rows != bronze + quarantined rows in batch {result.batch_id}")
         return dg.MaterializeResult(metadata={
             "batch_id": result.batch_id or "none (no new files)",
+            "batches": len(result.batch_ids),  # a large backlog is committed in several (INGEST_BATCH_BYTES)
             "new_files": len(result.files),
             "files_already_ingested": result.skipped_files,
             "landed_rows": result.landed,

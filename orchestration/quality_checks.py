@@ -9,17 +9,20 @@ from features.docs import DICTIONARY_CSV
 from lake.layout import LakeLayout
 from lake.contracts import Contract, load_contracts
 from lake.storage import parquet_metadata, read_parquet
+from orchestration.ingest.pipeline import RUN_PART
 from orchestration.quality import contract_expectations, load_suite_file, validate
 from orchestration.resources import LakeResource
 
 
 def latest_batch(lake: LakeLayout, table: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The ingest-log rows of the table's most recent committed batch (the delivery being judged) and every
+    """The ingest-log rows of the table's most recent ingest run (the delivery being judged; its batches) and every
     bronze row (the contract suite covers all of bronze, so a bad row can never hide in an older batch)."""
     logs = sorted(lake.ingest_log_dir(table).glob("batch_*.parquet"), key=str)
     if not logs:
         return None
-    log = read_parquet(logs[-1]).to_pandas()
+    run, part, _ = logs[-1].name.partition(RUN_PART)  # a run over a large backlog commits numbered batches
+    run_logs = [f for f in logs if f.name.startswith(run + RUN_PART)] if part else logs[-1:]
+    log = pd.concat([read_parquet(f).to_pandas() for f in run_logs], ignore_index=True)
     log["quarantined_share"] = (log["quarantined_rows"] / log["landed_rows"].where(log["landed_rows"] > 0)).fillna(0.0)
     batches = sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str)
     bronze = pd.concat([read_parquet(b).to_pandas() for b in batches], ignore_index=True) if batches else pd.DataFrame()

@@ -1,6 +1,8 @@
 """Ingest a table's new landed files into bronze + quarantine, atomically, idempotently, one run at a time.
 
-Per batch (all files of a table not ingested before), under the table's lake-level lock:
+Per batch (the files of a table not ingested before, in batches of at most INGEST_BATCH_BYTES of landed
+data so memory stays bounded whatever the backlog; a backlog of several batches is taken in arrival order),
+under the table's lake-level lock:
   list every entry of the landing folder -> read each file on its own (a file that cannot be read is
   rejected whole and the others go on) -> validate all rows in one DuckDB query -> stage bronze and
   quarantine Parquet under `*.parquet.staged` (not matched by the `bronze/<table>/*.parquet` glob readers
@@ -49,6 +51,11 @@ ARRIVAL = "_arrival"
 SCHEMA_FILE = "_schema.parquet"  # empty typed file so a table with no rows yet is still queryable
 STAGED = ".staged"  # suffix of written-but-unpublished batch files
 DEFAULT_LOCK_TIMEOUT_S = float(os.environ.get("INGEST_LOCK_TIMEOUT_S", 900))
+# Landed bytes read into one batch: a batch holds its raw text, the validated rows and bronze in memory at once
+# (~5x the landed size; 4.6 GB of JSONL orders at 1M customers in one batch went past 23 GB and was killed).
+BATCH_BYTES_ENV = "INGEST_BATCH_BYTES"
+RUN_PART = "_part"  # batch_<run>_part0001, ...: the batches of one run
+DEFAULT_BATCH_BYTES = 256 * 2**20
 STATUSES = ("ingested", "empty", "rejected", "conflict", "unrecognised")
 
 
@@ -72,9 +79,10 @@ class FileResult:
 @dataclass
 class BatchResult:
     table: str
-    batch_id: str | None
+    batch_id: str | None  # the last batch committed by this run (a large backlog is several: batch_ids)
     files: list[FileResult]
     skipped_files: int  # already ingested earlier (idempotency)
+    batch_ids: list[str] = field(default_factory=list)
 
     @property
     def landed(self) -> int:
@@ -244,20 +252,99 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     log = ingest_log(lake, contract.table)
     done = {(r["file"], r["sha256"]) for r in log}
     done_paths = {f for f, _ in done}
+    committed: list[BatchResult] = []
+    # Unique even when `now` is pinned (tests, replays), and in commit order when sorted by name (the latest
+    # batch is the last log file): wall clock to the microsecond plus a random suffix; the batches of one run
+    # share it, numbered (quality_checks.latest_batch judges them together as the run's delivery).
+    run_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S_%f')}{uuid.uuid4().hex[:4]}"
     with _readable_landing(lake, contract, log) as (landing, skipped):
-        results, parts, unparsed, skipped = _read_new_files(contract, landing, done, done_paths, skipped, say)
-
-    if parts and contract.format in ("json", "jsonl"):
-        parts = [_extract_json(parts, contract, results, unparsed)]
-
-    if not results:
+        new, skipped = _new_entries(contract, landing, done, skipped)
+        batches = _batches(new, batch_bytes())
+        for n, entries in enumerate(batches, start=1):
+            batch_id = run_id if len(batches) == 1 else f"{run_id}{RUN_PART}{n:04d}"
+            if len(batches) > 1:
+                say(f"{contract.table}: batch {n}/{len(batches)} ({len(entries)} files)")
+            results, parts, unparsed = _read_new_files(contract, landing, entries, done_paths, say)
+            if parts and contract.format in ("json", "jsonl"):
+                parts = [_extract_json(parts, contract, results, unparsed)]
+            committed.append(_commit_batch(contract, lake, token_key, now, batch_id, results, parts, unparsed,
+                                           skipped, say, _crash_before_log))
+            del parts  # the next batch reads into freed memory
+    if not committed:
         _ensure_schema_file(lake, contract)
         say(f"{contract.table}: no new files ({skipped} already ingested)")
         return BatchResult(contract.table, None, [], skipped)
+    return BatchResult(contract.table, committed[-1].batch_id, [f for b in committed for f in b.files], skipped,
+                       batch_ids=[b.batch_id for b in committed])
 
-    # Unique even when `now` is pinned (tests, replays), and in commit order when sorted by name (the latest
-    # batch is the last log file): wall clock to the microsecond plus a random suffix.
-    batch_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S_%f')}{uuid.uuid4().hex[:4]}"
+
+def batch_bytes() -> int:
+    raw = os.environ.get(BATCH_BYTES_ENV, "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_BATCH_BYTES
+    except ValueError:
+        raise ValueError(f"{BATCH_BYTES_ENV}={raw!r} is not a number of bytes (e.g. 268435456 for 256 MiB)") from None
+    if value <= 0:
+        raise ValueError(f"{BATCH_BYTES_ENV}={raw!r} must be a positive number of bytes")
+    return value
+
+
+def _new_entries(contract: Contract, landing: Path, done: set[tuple[str, str]],
+                 skipped: int) -> tuple[list[tuple[Path, str, str]], int]:
+    """(path, path under landing, content digest) of every entry not taken before, and the skipped count."""
+    new = []
+    for path in entries_under(landing, contract):
+        rel = path.relative_to(landing).as_posix()
+        try:
+            digest = file_identity(path)
+        except OSError as exc:
+            digest = f"unreadable:{type(exc).__name__}"
+        if (rel, digest) in done:
+            skipped += 1
+        else:
+            new.append((path, rel, digest))
+    return new, skipped
+
+
+def _entry_size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:
+        return 0
+
+
+def _batches(entries: list[tuple[Path, str, str]], limit: int) -> list[list[tuple[Path, str, str]]]:
+    """The new entries in batches of at most ``limit`` landed bytes (a larger file is a batch of its own). One
+    batch when they all fit; otherwise in arrival order (modification time, then name), so an earlier
+    delivery is committed first and its keys win over later copies, as they do inside one batch."""
+    if not entries:
+        return []
+    sizes = [_entry_size(p) for p, _, _ in entries]
+    if sum(sizes) <= limit:
+        return [entries]
+    order = sorted(range(len(entries)), key=lambda i: (_mtime_or_zero(entries[i][0]), entries[i][1]))
+    out, current, used = [], [], 0
+    for i in order:
+        if current and used + sizes[i] > limit:
+            out.append(current)
+            current, used = [], 0
+        current.append(entries[i])
+        used += sizes[i]
+    out.append(current)
+    return out
+
+
+def _mtime_or_zero(path: Path) -> int:
+    try:
+        return storage.mtime_ns(path)
+    except OSError:
+        return 0
+
+
+def _commit_batch(contract: Contract, lake: LakeLayout, token_key: str, now: datetime, batch_id: str,
+                  results: list[FileResult], parts: list[pa.Table], unparsed: list[dict], skipped: int,
+                  say: Callable[[str], None], _crash_before_log: bool) -> BatchResult:
+    """Validate one batch's rows against the contract and bronze so far, and commit it (staged files, log, publish)."""
     con = storage.connect(lake.root)
     raw = pa.concat_tables(parts) if parts else _empty_raw(contract)
     con.register("raw", raw)
@@ -282,6 +369,7 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
         f"FROM checked GROUP BY {FILE}"
     ).fetchall()
     by_file = {f: (b, q) for f, b, q in counts}
+    con.close()  # frees DuckDB's memory before the next batch
     extra_q: dict[str, int] = {}
     for u in unparsed:
         extra_q[u[FILE]] = extra_q.get(u[FILE], 0) + 1
@@ -312,23 +400,13 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     return result
 
 
-def _read_new_files(contract: Contract, landing: Path, done: set[tuple[str, str]], done_paths: set[str],
-                    skipped: int, say: Callable[[str], None]) -> tuple[list[FileResult], list[pa.Table], list[dict], int]:
-    """Read every landed entry not taken before (by name and content): their results, raw rows and unparsed
-    records, and the count of files skipped as already ingested."""
+def _read_new_files(contract: Contract, landing: Path, entries: list[tuple[Path, str, str]], done_paths: set[str],
+                    say: Callable[[str], None]) -> tuple[list[FileResult], list[pa.Table], list[dict]]:
+    """Read the given new entries: their results, raw rows and unparsed records."""
     results: list[FileResult] = []
     parts: list[pa.Table] = []
     unparsed: list[dict] = []
-    entries = entries_under(landing, contract)
-    for i, path in enumerate(entries, start=1):
-        rel = path.relative_to(landing).as_posix()
-        try:
-            digest = file_identity(path)
-        except OSError as exc:
-            digest = f"unreadable:{type(exc).__name__}"
-        if (rel, digest) in done:
-            skipped += 1
-            continue
+    for i, (path, rel, digest) in enumerate(entries, start=1):
         res = FileResult(rel, digest, landed=0)
         if path.is_file():
             stat = path.stat()
@@ -342,7 +420,7 @@ def _read_new_files(contract: Contract, landing: Path, done: set[tuple[str, str]
                 + ("; other files go on" if res.status != "unrecognised" else ""))
         if i % 100 == 0:
             say(f"{contract.table}: read {i}/{len(entries)} files")
-    return results, parts, unparsed, skipped
+    return results, parts, unparsed
 
 
 @contextlib.contextmanager
