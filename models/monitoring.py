@@ -160,6 +160,15 @@ def _fmt(v, spec=".3f") -> str:
     return "n/a" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
 
 
+def _validation_text(m: dict, split: dict) -> str:
+    """How the in-time window validated the model, as the model card says it."""
+    validation = str(m.get("validation") or "")
+    if validation.startswith("cv"):
+        grouped = f", each `{m['cv_group_column']}`'s observations in one fold" if m.get("cv_group_column") else ""
+        return f"{validation[2:]}-fold cross-validation on it, stratified by the label{grouped}"
+    return f"a stratified {_fmt(split.get('valid_fraction'), '.0%')} of it"
+
+
 def model_card(layout: LakeLayout, label: str, version: str) -> Path:
     """Write ``model_card.md`` into the version's registry folder, from its metrics and monitoring tables."""
     reg = lake_registry(layout)
@@ -181,8 +190,8 @@ def model_card(layout: LakeLayout, label: str, version: str) -> Path:
              f"(bad rate {_fmt(m.get('bad_rate_train'))}), validation {m.get('n_valid')}, out-of-time {m.get('n_oot')} "
              f"(bad rate {_fmt(m.get('bad_rate_oot'))}).", "",
              "## Windows", "",
-             f"In-time {split.get('train_start', '?')} to {split.get('train_end', '?')} (validation: a stratified "
-             f"{_fmt(split.get('valid_fraction'), '.0%')} of it); out-of-time {split.get('oot_start', '?')} to "
+             f"In-time {split.get('train_start', '?')} to {split.get('train_end', '?')} (validation: "
+             f"{_validation_text(m, split)}); out-of-time {split.get('oot_start', '?')} to "
              f"{split.get('oot_end', '?')}.", "",
              "## Features", "",
              f"{len(features)} features (of {m.get('n_candidates')} candidates after pre-selection), model type "

@@ -172,6 +172,8 @@ def test_backfill_fills_monitoring_tables_and_writes_the_model_card(lake, traine
     for section in ("## Purpose", "## Population", "## Windows", "## Features", "## Performance", "## Stability",
                     "## Limitations", "true oracle"):
         assert section in card
+    assert "(validation: 4-fold cross-validation on it, stratified by the label, each `customer_id`'s observations " \
+           "in one fold)" in card
 
 
 @pytest.mark.parametrize("workers", [1, 2])
