@@ -226,7 +226,8 @@ def promote_candidate(reg, label: str, version: str, metric: str, margin: float,
     champ = reg.champion(label)
     value = reg.metrics(label, version).get(metric)
     champ_value = reg.metrics(label, champ).get(metric) if champ else None
-    if champ is not None and champ_value is not None and value is not None and value < champ_value + margin:
+    if (champ is not None and champ_value is not None and value is not None and value < champ_value + margin
+            and reg.comparable(label, version, champ, metric)):
         return {"promoted": False, "champion": champ, "candidate": None,
                 "reason": f"{metric} {value:.4f} < champion {champ_value:.4f} + {margin}: not proposed"}
     reg.propose(label, version, reason=f"best {metric} {value:.4f}" + (f" vs champion {champ_value:.4f}" if champ else ""),

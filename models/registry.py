@@ -54,6 +54,7 @@ MODEL_FILES = {"lightgbm": "model.txt", "scorecard": "model.joblib"}
 LOG_FOLDER, LEGACY_LOG = "registry_log", "registry_log.jsonl"
 MANIFEST, CLAIM = "metrics.json", "_claim"  # a version is complete once its metrics.json is there
 DEFAULT_PROMOTION_MARGIN = 0.005
+CV_METRICS = ("cv_auc", "auc_cv", "auc_valid")  # figures whose value depends on how the CV folds were drawn
 
 
 class RegistryError(RuntimeError):
@@ -295,6 +296,14 @@ class ModelRegistry:
                     "candidate": any(e["version"] == version for e in self.pending(label))}
         return self.set_champion(label, version, reason=f"approved by {by}: {why}", approval=approval)
 
+    def comparable(self, label: str, a: str, b: str, metric: str) -> bool:
+        """Whether two versions' ``metric`` were measured the same way: a cross-validated figure on folds that
+        split customers (rows of one customer on both sides, the older versions) reads higher than one on folds
+        that keep each customer whole, so the two are not compared."""
+        if metric not in CV_METRICS:
+            return True
+        return self.metrics(label, a).get("cv_group_column") == self.metrics(label, b).get("cv_group_column")
+
     def promote_if_better(self, label: str, version: str, margin: float = DEFAULT_PROMOTION_MARGIN,
                           metric: str = "auc_oot") -> dict[str, Any]:
         """Promote ``version`` if there is no champion, or if its ``metric`` beats the champion's by ≥ ``margin``.
@@ -316,6 +325,11 @@ class ModelRegistry:
             return {**decision, "promoted": False, "champion": champ, "reason": "already champion"}
         champion_value = self.metrics(label, champ).get(metric)
         decision["champion_value"] = champion_value
+        if not self.comparable(label, version, champ, metric):
+            why = (f"the champion's {metric} was cross-validated on other folds "
+                   f"(grouped by {self.metrics(label, champ).get('cv_group_column') or 'row'}): not comparable")
+            self.set_champion(label, version, reason=f"promoted: {why}")
+            return {**decision, "promoted": True, "champion": version, "reason": why}
         if champion_value is None or challenger_value >= champion_value + margin:
             why = (f"{metric} {challenger_value:.4f} >= champion {champion_value:.4f} + {margin}"
                    if champion_value is not None else f"champion has no {metric}")

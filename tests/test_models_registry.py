@@ -123,3 +123,19 @@ def test_load_round_trip(tmp_path, results, data):
         reg.load("a_card", "v0009")
     with pytest.raises(RegistryError, match="invalid label"):
         reg.list_versions("../etc")
+
+
+def test_a_cv_figure_on_other_folds_is_not_compared(tmp_path, results):
+    """A champion cross-validated on row folds (customers split across folds, higher than it should read) does
+    not block a challenger whose CV kept customers whole; the same fold scheme is compared as usual."""
+    gbm, sc = results
+    reg = ModelRegistry(tmp_path)
+    v1 = reg.register(gbm, extra_metrics={"cv_auc": 0.99})          # the old, leaky folds (no group column)
+    reg.promote_if_better("a_card", v1, metric="cv_auc")
+    v2 = reg.register(sc, extra_metrics={"cv_auc": 0.75, "cv_group_column": "customer_id"})
+    assert not reg.comparable("a_card", v1, v2, "cv_auc") and reg.comparable("a_card", v1, v2, "auc_oot")
+    d = reg.promote_if_better("a_card", v2, metric="cv_auc")
+    assert d["promoted"] and reg.champion("a_card") == v2 and "not comparable" in d["reason"]
+    v3 = reg.register(gbm, extra_metrics={"cv_auc": 0.74, "cv_group_column": "customer_id"})
+    d = reg.promote_if_better("a_card", v3, metric="cv_auc")                   # same folds: 0.74 < 0.75 + margin
+    assert not d["promoted"] and reg.champion("a_card") == v2
