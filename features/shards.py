@@ -106,6 +106,12 @@ def _write_once(target: Path, build) -> None:
         storage.remove_tree(tmp)
 
 
+def shard_of_sql(n: int, column: str = "customer_id") -> str:
+    """SQL: the customer shard of a row, 0 .. n-1 (an INTEGER). The one definition of a shard, read by the mart's
+    input layout, the models' reads and samples, and batch scoring."""
+    return f"(hash({column}) % {int(n)})::INTEGER"
+
+
 def partition_input(con, sql: str, target: Path, n: int, run_key: str) -> Path:
     """Lay one input relation out as `<target>/shard=k/*.parquet` (every k present, possibly empty) plus
     `_fingerprints.parquet` (shard, customer_id, rows, hash). Done once per `run_key` (families sharing an
@@ -119,14 +125,14 @@ def partition_input(con, sql: str, target: Path, n: int, run_key: str) -> Path:
             return target
 
         def build(tmp: Path) -> None:
-            rel = f"(select *, (hash(customer_id) % {int(n)})::integer as shard from ({sql}))"
+            rel = f"(select *, {shard_of_sql(n)} as shard from ({sql}))"
             con.execute(f"COPY {rel} TO {_q(tmp)} (FORMAT parquet, PARTITION_BY (shard), COMPRESSION lz4)").fetchall()
             for k in range(n):
                 if not (tmp / f"shard={k}").exists():
                     (tmp / f"shard={k}").mkdir(parents=True)
                     con.execute(f"COPY (select * from ({sql}) limit 0) TO {_q(tmp / f'shard={k}' / 'empty.parquet')} "
                                 "(FORMAT parquet)").fetchall()
-            con.execute(f"COPY (select (hash(customer_id) % {int(n)})::integer as shard, customer_id::varchar as customer_id, "
+            con.execute(f"COPY (select {shard_of_sql(n)} as shard, customer_id::varchar as customer_id, "
                         f"count(*)::bigint as n, bit_xor(hash(t)) as h from ({sql}) t group by all) "
                         f"TO {_q(tmp / '_fingerprints.parquet')} (FORMAT parquet)").fetchall()
             (tmp / "_run.json").write_text(json.dumps({"run_key": run_key, "n_shards": n}))

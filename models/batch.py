@@ -101,7 +101,9 @@ def scoring_populations() -> dict[str, dict]:
 
 def shard_condition(shard: int = 0, n_shards: int = 1, column: str = "customer_id") -> str:
     """SQL: the row's customer is in shard `shard` of `n_shards` (the feature mart's hash(customer_id) buckets)."""
-    return f"hash({column}) % {int(n_shards)}::UBIGINT = {int(shard)}::UBIGINT"
+    from features.shards import shard_of_sql
+
+    return f"{shard_of_sql(n_shards, column)} = {int(shard)}"
 
 
 def population_observations(layout: LakeLayout, label: str, business_date: str, shard: int = 0,

@@ -42,7 +42,7 @@ def _table_source(layout: LakeLayout, table: str, con, shards_of: dict[int, list
     customers when the table is built in customer shards (features/shards.py): a shard is
     hash(customer_id) % n, so a sample or a scoring shard drawn from a few shards reads a few parts instead
     of the whole mart. ``shards_of`` caches, per shard count, the shards the registered ``wanted`` rows fall in."""
-    from features.shards import read_manifest
+    from features.shards import read_manifest, shard_of_sql
 
     path = layout.feature_table(table)
     manifest = read_manifest(path)
@@ -51,7 +51,7 @@ def _table_source(layout: LakeLayout, table: str, con, shards_of: dict[int, list
         if n > 0:
             if n not in shards_of:
                 shards_of[n] = [int(k) for (k,) in con.sql(
-                    f"SELECT DISTINCT (hash(customer_id) % {n})::INTEGER FROM wanted ORDER BY 1").fetchall()]
+                    f"SELECT DISTINCT {shard_of_sql(n)} FROM wanted ORDER BY 1").fetchall()]
             wanted = set(shards_of[n])
             parts = [p["file"] for p in manifest["parts"] if int(p["shard"]) in wanted]
             if len(parts) < len(manifest["parts"]):

@@ -25,11 +25,13 @@ def training_observations(layout: LakeLayout, spec: dict, defaults: dict) -> pd.
     those shards' part files."""
     target = spec["target"]
     n_max = int(spec.get("max_rows", defaults["max_rows"]))
+    from features.shards import shard_of_sql
+
     n_shards = mart_shard_count(layout)
     obs = storage.connect(layout.root).sql(f"""
         WITH labelled AS (
             SELECT obs_id, customer_id, obs_at, obs_month, first_loan_id, {target}::INTEGER AS target,
-                   (hash(customer_id::VARCHAR) % {n_shards})::INTEGER AS shard
+                   {shard_of_sql(n_shards, "customer_id::VARCHAR")} AS shard
             FROM read_parquet('{layout.labels.as_posix()}') WHERE {target} IS NOT NULL),
         shards AS (
             SELECT shard, sum(count(DISTINCT customer_id)) OVER (ORDER BY shard) - count(DISTINCT customer_id) AS before
