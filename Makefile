@@ -48,10 +48,9 @@ test -f "$$home/dagster.yaml" || printf 'telemetry:\n  enabled: false\n' > "$$ho
 export DAGSTER_HOME="$$home"; $(BIN)/python -m orchestration.dbt_cli prepare > /dev/null
 endef
 
+# materialize_everything, then score_and_export for BUSINESS_DATE, in one process (one code-location load)
 materialize: install
-	@$(DAGSTER_ENV) && \
-	$(BIN)/dagster job execute -m orchestration.definitions -j materialize_everything && \
-	$(BIN)/dagster job execute -m orchestration.definitions -j score_and_export --tags '{"dagster/partition": "$(BUSINESS_DATE)"}'
+	@$(DAGSTER_ENV) && $(BIN)/python -m orchestration.materialize --business-date $(BUSINESS_DATE)
 
 summary: install
 	$(BIN)/python -m orchestration.summary

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -73,33 +74,44 @@ def mart_shard_count(layout: LakeLayout) -> int:
     return 1
 
 
+# DuckDB types read as float32 (the numbers and booleans, DECIMAL too): halves the memory of thousands of
+# columns; dates and text stay as they are
+_FLOAT32_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                            "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "BOOLEAN"})
+
+
+def _as_float32(duckdb_type: str) -> bool:
+    return duckdb_type in _FLOAT32_TYPES or duckdb_type.startswith("DECIMAL")
+
+
 def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
-    """Every family table's features for the given observations, one row per obs_id (same order), families
-    in catalog order and columns sorted by name, so the same lake always gives the same frame.
-    Families are read one at a time with a semi-join, so only the needed rows are materialised, and only
-    from the part files of the customer shards the observations belong to."""
+    """Every family table's features for the given observations, one row per obs_id (same order; an
+    observation a table lacks gets missing values), families in catalog order and columns sorted by name,
+    so the same lake always gives the same frame. Families are read one at a time, only from the part files
+    of the customer shards the observations belong to; the row order, the column order and the float32
+    cast are done by DuckDB and the result comes through Arrow (pandas' reindex and DuckDB's own DataFrame
+    conversion took 9.5 s of a 40,000 x 4,700 read that now takes 6.5 s)."""
     con = storage.connect(layout.root)
     # each part's footer (thousands of columns) is parsed once, not for the DESCRIBE and again for the read:
     # a scoring shard's read 1.8 -> 1.2 s at 300k customers
     con.execute("SET parquet_metadata_cache = true")
-    con.register("wanted", obs[["obs_id", "customer_id"]].astype({"customer_id": str}))
+    con.register("wanted", pd.DataFrame({"obs_id": obs["obs_id"].to_numpy(),
+                                         "customer_id": obs["customer_id"].astype(str).to_numpy(),
+                                         "_row": np.arange(len(obs), dtype=np.int64)}))
     frames = [obs.reset_index(drop=True)]
     wanted_columns = None if columns is None else set(columns)
     shards_of: dict[int, list[int]] = {}
     for table in catalog().tables:
         source = _table_source(layout, table, con, shards_of)
-        if wanted_columns is None:
-            select = f"f.* EXCLUDE ({', '.join(c for c in KEY_COLUMNS if c != 'obs_id')})"
-        else:  # only the named features (e.g. a model's own), much less to read
-            have = [n for n in con.sql(f"DESCRIBE SELECT * FROM {source}").df()["column_name"]
-                    if n in wanted_columns]
-            if not have:
-                continue
-            select = ", ".join(["f.obs_id", *(f'f."{n}"' for n in have)])
-        part = con.sql(f"SELECT {select} FROM {source} f SEMI JOIN wanted USING (obs_id)").df()
-        part = part.set_index("obs_id").reindex(obs["obs_id"].to_numpy())
-        part = part[sorted(part.columns)]  # a stable column order whatever order the file was written in
-        num = part.select_dtypes(include=["number", "bool"]).columns
-        part[num] = part[num].astype("float32")  # halves memory of thousands of columns
-        frames.append(part.reset_index(drop=True))
+        types = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+                 if name not in KEY_COLUMNS and (wanted_columns is None or name in wanted_columns)}
+        if not types:
+            continue
+        select = ", ".join(f'f."{n}"::FLOAT AS "{n}"' if _as_float32(types[n]) else f'f."{n}"' for n in sorted(types))
+        part = con.sql(f"SELECT {select} FROM wanted w LEFT JOIN {source} f USING (obs_id) ORDER BY w._row")
+        part = part.to_arrow_table().to_pandas()
+        if len(part) != len(obs):
+            raise ModelDataError(f"feature table {table} holds {len(part) - len(obs)} duplicate row(s) for the "
+                                 "requested observations: one row per obs_id is expected (rebuild the feature mart)")
+        frames.append(part)
     return pd.concat(frames, axis=1)

@@ -173,6 +173,27 @@ def training_workers(n_labels: int, workers: int | None = None) -> int:
     return max(1, min(int(workers), n_labels))
 
 
+def largest_first(layout: LakeLayout, labels: list[str]) -> list[str]:
+    """The labels ordered by their training sample's size, largest first (ties: as given). Workers take the
+    next label when they finish one, so the longest is started first and the short ones fill in after it
+    (given in declaration order, the demo's B-card, 40,000 rows, started after the A-card and its worker
+    finished 18 s after the other)."""
+    import duckdb
+
+    specs = model_specs()
+    defaults = specs["defaults"]
+    try:
+        targets = {label: specs["labels"][label]["target"] for label in labels}
+        counts = storage.connect(layout.root).execute(
+            "SELECT " + ", ".join(f"count({t})" for t in targets.values())
+            + f" FROM read_parquet({storage.sql_string(layout.labels)})").fetchall()[0]
+    except (KeyError, duckdb.Error):
+        return list(labels)  # an unknown label or no labels table: each label's training reports it
+    size = {label: min(int(n), int(specs["labels"][label].get("max_rows", defaults["max_rows"])))
+            for label, n in zip(targets, counts)}
+    return sorted(labels, key=lambda label: -size[label])
+
+
 def _train_label_in_worker(root: str, label: str) -> tuple[dict, list[str]]:
     """A worker process's task: one label trained on the lake at ``root``; its log lines travel back with it."""
     lines: list[str] = []
@@ -202,8 +223,9 @@ def train_labels(layout: LakeLayout, labels: list[str], log=print, workers: int 
     # spawn: a clean interpreter per worker (a forked copy of a process that already ran OpenMP or DuckDB
     # threads can hang); each pays the library imports once (~10 s) and then trains several labels
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-        log(f"training {', '.join(labels)} in {n} worker processes")
-        futures = {pool.submit(_train_label_in_worker, str(layout.root), label): label for label in labels}
+        order = largest_first(layout, labels)
+        log(f"training {', '.join(order)} in {n} worker processes, largest sample first")
+        futures = {pool.submit(_train_label_in_worker, str(layout.root), label): label for label in order}
         for future in as_completed(futures):
             label = futures[future]
             try:

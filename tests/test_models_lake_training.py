@@ -230,3 +230,19 @@ def test_the_training_sample_reads_few_shards_and_spreads_over_customers(tmp_pat
     manifest.write_text(json.dumps({"n_shards": 1, "parts": []}))
     one = lake_training.training_observations(layout, {"target": "bad_x", "max_rows": 700}, {"max_rows": 30000})
     assert set(one["obs_id"]) == set(rows.sort_values(["h", "obs_id"]).head(700)["obs_id"])
+
+
+def test_labels_are_started_largest_sample_first(tmp_path):
+    """Workers take labels in the order they are submitted: the largest training sample (labelled rows, capped
+    at the spec's max_rows: B-card 40,000, the others 30,000) goes first; an unknown lake keeps the given order."""
+    layout = LakeLayout(root=tmp_path / "lake")
+    layout.labels.parent.mkdir(parents=True, exist_ok=True)
+    # labelled rows: A-card 50,000 (capped at 30,000), fraud 35,000 (capped: 30,000), B-card 45,000 (capped:
+    # 40,000), C-card 20,000
+    duckdb.connect().execute(f"""COPY (SELECT i AS obs_id,
+            CASE WHEN i < 50000 THEN i % 2 = 0 END AS bad_a_card, CASE WHEN i < 35000 THEN i % 3 = 0 END AS bad_fraud,
+            CASE WHEN i < 45000 THEN i % 5 = 0 END AS bad_b_card, CASE WHEN i < 20000 THEN i % 2 = 0 END AS bad_c_card
+        FROM range(60000) t(i)) TO '{layout.labels}' (FORMAT parquet)""")
+    assert lake_training.largest_first(layout, ["c_card", "a_card", "fraud", "b_card"]) == ["b_card", "a_card", "fraud", "c_card"]
+    assert lake_training.largest_first(layout, ["fraud", "a_card"]) == ["fraud", "a_card"]   # a tie keeps the order
+    assert lake_training.largest_first(LakeLayout(root=tmp_path / "empty"), ["c_card", "b_card"]) == ["c_card", "b_card"]

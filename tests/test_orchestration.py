@@ -85,3 +85,45 @@ def test_feature_range_check_fails_on_an_impossible_share(tmp_path):
         assert result.passed is expected
         if not expected:
             assert result.severity == dg.AssetCheckSeverity.ERROR and "max_share_count" in result.description
+
+
+def test_make_materialize_runs_both_jobs_in_order_and_stops_at_a_failure(tmp_path, monkeypatch):
+    """`python -m orchestration.materialize` (make materialize): materialize_everything, then score_and_export for
+    the business date, both recorded in DAGSTER_HOME; a failed first job names its step and the second never runs.
+    Two small stand-in jobs with the real job names keep this fast (the real graph runs in test_world_pipeline)."""
+    from orchestration import definitions, materialize
+
+    ran: list[tuple[str, str | None]] = []
+
+    @dg.asset
+    def everything() -> None:
+        ran.append(("everything", None))
+        if fail_first:
+            raise RuntimeError("a broken step")
+
+    @dg.asset(partitions_def=definitions.BUSINESS_DATE_PARTITIONS)
+    def scores(context) -> None:
+        ran.append(("scores", context.partition_key))
+
+    fake = dg.Definitions(assets=[everything, scores], jobs=[
+        dg.define_asset_job("materialize_everything", selection=[everything], executor_def=dg.in_process_executor),
+        dg.define_asset_job("score_and_export", selection=[scores], partitions_def=definitions.BUSINESS_DATE_PARTITIONS,
+                            executor_def=dg.in_process_executor)])
+    monkeypatch.setattr(definitions, "defs", fake)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    fail_first = False
+    assert materialize.main(["--business-date", "2026-09-30"]) == 0
+    assert ran == [("everything", None), ("scores", "2026-09-30")]
+    with dg.DagsterInstance.get() as instance:
+        assert sorted(r.job_name for r in instance.get_runs()) == ["materialize_everything", "score_and_export"]
+
+    ran.clear()
+    fail_first = True
+    said: list[str] = []
+    assert materialize.run_jobs("2026-09-30", log=said.append) is False
+    assert ran == [("everything", None)]
+    assert len(said) == 1 and said[0].startswith("materialize_everything (run ") and said[0].endswith("failed in step(s): everything")
+    with pytest.raises(SystemExit, match="BUSINESS_DATE='2026-13-01' is not a business-date partition"):
+        materialize.run_jobs("2026-13-01")
