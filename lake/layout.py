@@ -118,6 +118,11 @@ class LakeLayout:
     def ge_results_dir(self, suite: str) -> LakePath:
         return self.ge_results / suite
 
+    def ge_validated_batches(self, table: str) -> LakePath:
+        """The bronze batches of a table that passed its contract suite, one id a line: a daily check validates
+        only the batches not listed (orchestration/quality_checks.py)."""
+        return self.ge_results_dir("bronze") / table / "_validated_batches.txt"
+
     # ---- catalog and dbt
     @property
     def database(self) -> Path:

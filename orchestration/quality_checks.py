@@ -1,6 +1,7 @@
 """Blocking Great Expectations asset checks on bronze: a failed check stops that table's downstream
 assets for the run, and the Dagster UI shows which expectation failed, on how many rows, with samples."""
 import re
+from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
@@ -8,25 +9,69 @@ import pandas as pd
 from features.docs import DICTIONARY_CSV
 from lake.layout import LakeLayout
 from lake.contracts import Contract, load_contracts
+from lake import storage
 from lake.storage import parquet_metadata, read_parquet
 from orchestration.ingest.pipeline import RUN_PART
-from orchestration.quality import contract_expectations, load_suite_file, validate
+from orchestration.quality import SuiteOutcome, contract_expectations, load_suite_file, validate
 from orchestration.resources import LakeResource
 
 
-def latest_batch(lake: LakeLayout, table: str) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """The ingest-log rows of the table's most recent ingest run (the delivery being judged; its batches) and every
-    bronze row (the contract suite covers all of bronze, so a bad row can never hide in an older batch)."""
+@dataclass
+class BronzeToValidate:
+    """What a table's bronze check judges: the latest ingest run's log (its delivery suite), the bronze rows of
+    every batch that has not passed the contract suite yet, and those batches' ids."""
+    log: pd.DataFrame
+    rows: pd.DataFrame
+    batch_ids: list[str]
+
+
+def validated_batches(lake: LakeLayout, table: str) -> set[str]:
+    path = lake.ge_validated_batches(table)
+    return set(path.read_text().split()) if path.exists() else set()
+
+
+def record_validated(lake: LakeLayout, table: str, batch_ids: list[str]) -> None:
+    """Add batches that passed the contract suite to the table's list (the whole file rewritten atomically)."""
+    storage.write_text(lake.ge_validated_batches(table),
+                       "".join(f"{b}\n" for b in sorted(validated_batches(lake, table) | set(batch_ids))))
+
+
+def bronze_to_validate(lake: LakeLayout, table: str) -> BronzeToValidate | None:
+    """The latest ingest run's log rows (the delivery being judged; a run over a large backlog commits numbered
+    batches) and the rows of every bronze batch not yet recorded as passing the contract suite: the latest run's,
+    and any earlier batch whose check failed or never ran, so a bad row cannot hide in an older batch, while a
+    daily check reads only the new day and not the whole history. None before the first ingest."""
     logs = sorted(lake.ingest_log_dir(table).glob("batch_*.parquet"), key=str)
     if not logs:
         return None
-    run, part, _ = logs[-1].name.partition(RUN_PART)  # a run over a large backlog commits numbered batches
+    run, part, _ = logs[-1].name.partition(RUN_PART)
     run_logs = [f for f in logs if f.name.startswith(run + RUN_PART)] if part else logs[-1:]
     log = pd.concat([read_parquet(f).to_pandas() for f in run_logs], ignore_index=True)
     log["quarantined_share"] = (log["quarantined_rows"] / log["landed_rows"].where(log["landed_rows"] > 0)).fillna(0.0)
-    batches = sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str)
-    bronze = pd.concat([read_parquet(b).to_pandas() for b in batches], ignore_index=True) if batches else pd.DataFrame()
-    return log, bronze
+    done = validated_batches(lake, table)
+    pending = [b for b in sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str) if b.stem not in done]
+    rows = pd.concat([read_parquet(b).to_pandas() for b in pending], ignore_index=True) if pending else pd.DataFrame()
+    return BronzeToValidate(log, rows, [b.stem for b in pending])
+
+
+def duplicate_keys(lake: LakeLayout, contract: Contract) -> SuiteOutcome:
+    """The primary key unique across all of bronze, recounted by DuckDB over the key columns of every batch (the
+    contract suite checks the new rows among themselves; the ingest quarantines a key already in bronze)."""
+    keys = [c.bronze_name for c in contract.columns if c.name in contract.primary_key]
+    files = sorted(lake.bronze_dir(contract.table).glob("batch_*.parquet"), key=str)
+    name = f"bronze_{contract.table}_keys"
+    if not files:
+        return SuiteOutcome(name, True, 1, [])
+    con = storage.connect(lake.root)
+    source = "read_parquet([" + ", ".join(storage.sql_string(f) for f in files) + "])"
+    key = ", ".join(f'"{k}"' for k in keys)
+    (extra,) = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {source}").fetchall()[0]
+    if not extra:
+        return SuiteOutcome(name, True, 1, [])
+    sample = con.execute(f"SELECT {key} FROM {source} GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 5").fetchall()
+    return SuiteOutcome(name, False, 1, [{
+        "expectation": "primary_key_unique_across_bronze", "column": keys, "unexpected_count": int(extra),
+        "observed_value": None, "sample": ["/".join(map(str, k)) for k in sample], "error": None}])
 
 
 def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
@@ -36,33 +81,38 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["bronze", contract.table]),
         name="great_expectations",
         blocking=True,
-        description=f"Contract suite ({len(contract_expectations(contract)) + len(extra)} expectations) on the "
-                    f"whole bronze table and delivery suite on the latest batch's files (orchestration/expectations/bronze.yaml).",
+        description=f"Contract suite ({len(contract_expectations(contract)) + len(extra)} expectations) on every "
+                    "bronze batch not yet passed, the primary key across all of bronze, and the delivery suite on "
+                    "the latest batch's files (orchestration/expectations/bronze.yaml).",
     )
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         cfg = lake.config()
-        batch = latest_batch(cfg, contract.table)
-        if batch is None:
+        todo = bronze_to_validate(cfg, contract.table)
+        if todo is None:
             return dg.AssetCheckResult(passed=True, metadata={"note": "no batch ingested yet"})
-        log, bronze = batch
         reports = cfg.ge_results_dir("bronze") / contract.table
         outcomes = [
-            validate(f"bronze_{contract.table}", bronze, contract_expectations(contract) + extra, reports),
-            validate(f"delivery_{contract.table}", log, suites["delivery"], reports),
+            validate(f"delivery_{contract.table}", todo.log, suites["delivery"], reports),
+            duplicate_keys(cfg, contract),
         ]
+        if todo.batch_ids:
+            outcomes.insert(0, validate(f"bronze_{contract.table}", todo.rows, contract_expectations(contract) + extra, reports))
         passed = all(o.success for o in outcomes)
         for o in outcomes:
             (context.log.info if o.success else context.log.error)(o.summary())
+        if passed:
+            record_validated(cfg, contract.table, todo.batch_ids)
         return dg.AssetCheckResult(
             passed=passed,
             severity=dg.AssetCheckSeverity.ERROR,
             description=" | ".join(o.summary() for o in outcomes),
             metadata={
-                "rows_validated": len(bronze),
-                "files_in_batch": len(log),
+                "rows_validated": len(todo.rows),
+                "batches_validated": len(todo.batch_ids),
+                "files_in_batch": len(todo.log),
                 "expectations": sum(o.evaluated for o in outcomes),
                 "failed": dg.MetadataValue.json([f for o in outcomes for f in o.failed]),
-                "reports": dg.MetadataValue.json([str(o.report_path) for o in outcomes]),
+                "reports": dg.MetadataValue.json([str(o.report_path) for o in outcomes if o.report_path]),
             },
         )
 

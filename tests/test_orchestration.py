@@ -59,12 +59,17 @@ def test_bad_delivery_blocks_downstream(tmp_path, bad_share):
         assert checks["customers"].passed
         assert ("staging", "stg_customers") in materialized
         assert query(lake, "SELECT count(*) FROM staging.stg_customers") == [(10,)]
+        # the batch that passed is recorded: the next run's check judges only newer batches
+        (batch,) = lake.bronze_dir("customers").glob("batch_*.parquet")
+        assert lake.ge_validated_batches("customers").read_text().split() == [batch.stem]
+        assert checks["customers"].metadata["batches_validated"].value == 1
     else:
         assert not checks["customers"].passed
         failed = checks["customers"].metadata["failed"].value
         assert any(f["column"] == "quarantined_share" for f in failed)
         assert ("bronze", "customers") in materialized  # good rows still reach bronze ...
         assert not any(k[0] == "staging" for k in materialized)  # ... but nothing downstream runs
+        assert not lake.ge_validated_batches("customers").exists()  # judged again by the next run's check
 
 
 def test_feature_range_check_fails_on_an_impossible_share(tmp_path):

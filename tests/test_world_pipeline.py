@@ -86,3 +86,8 @@ def test_second_run_is_idempotent(world):
              for e in events(again, "ASSET_MATERIALIZATION") if e.asset_key.path[0] == "bronze"}
     assert all(m["new_files"].value == 0 for m in metas.values())
     assert query(lake, "SELECT count(*) FROM bronze.orders") == before
+    # the bronze checks passed without reading the history again: every batch passed in the first run
+    checks = [e.asset_check_evaluation_data for e in events(again, "ASSET_CHECK_EVALUATION")
+              if e.asset_check_evaluation_data.asset_check_key.asset_key.path[0] == "bronze"]
+    assert len(checks) == len(load_contracts()) and all(c.passed for c in checks)
+    assert all(c.metadata["rows_validated"].value == 0 for c in checks)

@@ -255,7 +255,7 @@ def _ingest_locked(contract: Contract, lake: LakeLayout, token_key: str, now: da
     committed: list[BatchResult] = []
     # Unique even when `now` is pinned (tests, replays), and in commit order when sorted by name (the latest
     # batch is the last log file): wall clock to the microsecond plus a random suffix; the batches of one run
-    # share it, numbered (quality_checks.latest_batch judges them together as the run's delivery).
+    # share it, numbered (quality_checks.bronze_to_validate judges them together as the run's delivery).
     run_id = f"batch_{datetime.now().strftime('%Y%m%dT%H%M%S_%f')}{uuid.uuid4().hex[:4]}"
     with _readable_landing(lake, contract, log) as (landing, skipped):
         new, skipped = _new_entries(contract, landing, done, skipped)
