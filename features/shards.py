@@ -37,7 +37,7 @@ import pyarrow.feather as feather
 
 from features.catalog import catalog
 from features.executor import duckdb_settings
-from features.sqlgen import family_fingerprint, long_sql
+from features.sqlgen import family_fingerprint, long_sql, shard_of_sql  # noqa: F401 - shard_of_sql re-exported
 from lake import storage
 
 MANIFEST = "_manifest.json"
@@ -104,12 +104,6 @@ def _write_once(target: Path, build) -> None:
         storage.publish_folder(tmp, target)
     finally:
         storage.remove_tree(tmp)
-
-
-def shard_of_sql(n: int, column: str = "customer_id") -> str:
-    """SQL: the customer shard of a row, 0 .. n-1 (an INTEGER). The one definition of a shard, read by the mart's
-    input layout, the models' reads and samples, and batch scoring."""
-    return f"(hash({column}) % {int(n)})::INTEGER"
 
 
 def partition_input(con, sql: str, target: Path, n: int, run_key: str) -> Path:

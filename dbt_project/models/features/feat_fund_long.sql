@@ -6,11 +6,11 @@
 with spine as (
     select customer_id, obs_at, (row_number() over (order by customer_id, obs_at) - 1)::integer as r
     from {{ ref('feat_spine') }}
-    where getvariable('features_nshards') IS NOT NULL AND hash(customer_id) % getvariable('features_nshards')::UBIGINT = getvariable('features_shard')::UBIGINT
+    where getvariable('features_nshards') IS NOT NULL AND (hash(customer_id) % (getvariable('features_nshards')::UBIGINT))::INTEGER = getvariable('features_shard')::INTEGER
 ),
 src as (
     select *, flow_at as _event_time from {{ ref('feat_src_fund_flows') }}
-    where getvariable('features_nshards') IS NOT NULL AND hash(customer_id) % getvariable('features_nshards')::UBIGINT = getvariable('features_shard')::UBIGINT
+    where getvariable('features_nshards') IS NOT NULL AND (hash(customer_id) % (getvariable('features_nshards')::UBIGINT))::INTEGER = getvariable('features_shard')::INTEGER
 ),
 joined as (  -- every record strictly before T (within the lookback)
     select s.r, s.obs_at, e.*

@@ -6,12 +6,12 @@
 with spine as (
     select customer_id, obs_at, (row_number() over (order by customer_id, obs_at) - 1)::integer as r
     from {{ ref('feat_spine') }}
-    where getvariable('features_nshards') IS NOT NULL AND hash(customer_id) % getvariable('features_nshards')::UBIGINT = getvariable('features_shard')::UBIGINT
+    where getvariable('features_nshards') IS NOT NULL AND (hash(customer_id) % (getvariable('features_nshards')::UBIGINT))::INTEGER = getvariable('features_shard')::INTEGER
 ),
 parent as (
     select customer_id, report_id as _key, reported_at as _parent_time
     from {{ ref('stg_credit_reports') }}
-    where getvariable('features_nshards') IS NOT NULL AND hash(customer_id) % getvariable('features_nshards')::UBIGINT = getvariable('features_shard')::UBIGINT
+    where getvariable('features_nshards') IS NOT NULL AND (hash(customer_id) % (getvariable('features_nshards')::UBIGINT))::INTEGER = getvariable('features_shard')::INTEGER
 ),
 snap as (  -- the latest parent record strictly before T
     select s.r, s.obs_at, p._key
@@ -19,7 +19,7 @@ snap as (  -- the latest parent record strictly before T
 ),
 src as (
     select * from {{ ref('stg_bureau_inquiries') }}
-    where getvariable('features_nshards') IS NOT NULL AND hash(customer_id) % getvariable('features_nshards')::UBIGINT = getvariable('features_shard')::UBIGINT
+    where getvariable('features_nshards') IS NOT NULL AND (hash(customer_id) % (getvariable('features_nshards')::UBIGINT))::INTEGER = getvariable('features_shard')::INTEGER
 ),
 joined as (
     select snap.r, snap.obs_at, e.*
