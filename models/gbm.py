@@ -373,7 +373,7 @@ class CVResult:
     auc_std: float
     n_folds: int
     fold_aucs: list[float] = field(default_factory=list)   # the chosen candidate's AUC per fold
-    dataset: Any = field(default=None, repr=False)          # the binned lgb.Dataset of the chosen candidate's max_bin
+    dataset: Any = field(default=None, repr=False)          # the binned lgb.Dataset the chosen candidate ran on
 
 
 def cross_validate_grid(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.ndarray]],
@@ -391,19 +391,22 @@ def cross_validate_grid(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.nda
     Xp = prep.prepare(X)
     cats = list(levels) or "auto"
     rows, cvboosters = [], []
-    # one binned Dataset per max_bin, shared by the candidates (binning 30k x 150 took 0.5 s a candidate; the
-    # candidates' other parameters do not change the bins: the same models, bit for bit)
-    datasets: dict[int, lgb.Dataset] = {}
+    # The default grid's candidates differ only in training parameters: one binned Dataset serves them all and
+    # the refit (binning 30k x 150 took 0.5 s a candidate; the same models, bit for bit). A grid of the caller's
+    # may vary Dataset parameters (min_data_in_bin, use_missing, ...), which LightGBM would carry from one
+    # candidate into the next on a shared Dataset: each of its candidates gets its own.
+    shared = grid is None
+    datasets: list[lgb.Dataset] = []
     for cand in (grid if grid is not None else candidate_grid(len(X), len(features), threads=threads)):
         p = _monotone_list({**BASE_PARAMS, **dict(cand), **dict(params or {})}, features)
         if seed is not None:
             p["seed"] = seed
         name = p.pop("name", f"candidate_{len(rows)}")
-        max_bin = int(p.get("max_bin", 255))
-        if max_bin not in datasets:
-            datasets[max_bin] = lgb.Dataset(Xp, label=y, categorical_feature=cats, free_raw_data=False,
-                                            params={"max_bin": max_bin, "feature_pre_filter": False, "verbosity": -1})
-        out = lgb.cv(p, datasets[max_bin], num_boost_round=num_boost_round, folds=folds, return_cvbooster=True,
+        if not (shared and datasets):
+            datasets.append(lgb.Dataset(Xp, label=y, categorical_feature=cats, free_raw_data=False,
+                                        params={"max_bin": p.get("max_bin", 255), "feature_pre_filter": False,
+                                                "verbosity": -1}))
+        out = lgb.cv(p, datasets[-1], num_boost_round=num_boost_round, folds=folds, return_cvbooster=True,
                      callbacks=[lgb.early_stopping(early_stopping_rounds, verbose=False)])
         mean, std = out["valid auc-mean"], out["valid auc-stdv"]
         best = int(np.argmax(mean))  # first maximum
@@ -416,7 +419,7 @@ def cross_validate_grid(X: pd.DataFrame, y, folds: list[tuple[np.ndarray, np.nda
     return CVResult(table=table, best=table.at[i, "params"], best_rounds=rounds,
                     auc_mean=float(table.at[i, "auc_mean"]), auc_std=float(table.at[i, "auc_std"]), n_folds=len(folds),
                     fold_aucs=_fold_aucs(cvboosters[i], Xp, y, folds, rounds),  # the chosen candidate's only
-                    dataset=datasets[int(table.at[i, "params"].get("max_bin", 255))])
+                    dataset=datasets[0 if shared else i])
 
 
 def _fold_aucs(cvbooster, X: pd.DataFrame, y: np.ndarray, folds, rounds: int) -> list[float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import yaml
@@ -78,10 +79,21 @@ def mart_shard_count(layout: LakeLayout) -> int:
 # columns; dates and text stay as they are
 _FLOAT32_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                             "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "BOOLEAN"})
+_FLOAT32_MAX = "3.4028234663852886e38"
 
 
 def _as_float32(duckdb_type: str) -> bool:
     return duckdb_type in _FLOAT32_TYPES or duckdb_type.startswith("DECIMAL")
+
+
+def _float32_sql(name: str, duckdb_type: str, guarded: bool) -> str:
+    """The column as FLOAT. ``guarded``: a DOUBLE beyond float32's range becomes ±inf, as numpy's cast makes it
+    (DuckDB's own cast refuses such a value); ~15 % slower, so only a read that met one is redone so."""
+    col = f'f."{name}"'
+    if duckdb_type != "DOUBLE" or not guarded:
+        return f'{col}::FLOAT AS "{name}"'
+    return (f"CASE WHEN isnan({col}) THEN {col}::FLOAT WHEN {col} > {_FLOAT32_MAX} THEN 'inf'::FLOAT "
+            f"WHEN {col} < -{_FLOAT32_MAX} THEN '-inf'::FLOAT ELSE {col}::FLOAT END AS \"{name}\"")
 
 
 def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
@@ -107,9 +119,16 @@ def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | No
                  if name not in KEY_COLUMNS and (wanted_columns is None or name in wanted_columns)}
         if not types:
             continue
-        select = ", ".join(f'f."{n}"::FLOAT AS "{n}"' if _as_float32(types[n]) else f'f."{n}"' for n in sorted(types))
-        part = con.sql(f"SELECT {select} FROM wanted w LEFT JOIN {source} f USING (obs_id) ORDER BY w._row")
-        part = part.to_arrow_table().to_pandas()
+        for guarded in (False, True):
+            select = ", ".join(_float32_sql(n, types[n], guarded) if _as_float32(types[n]) else f'f."{n}"'
+                               for n in sorted(types))
+            try:
+                part = con.sql(f"SELECT {select} FROM wanted w LEFT JOIN {source} f USING (obs_id) ORDER BY w._row")
+                part = part.to_arrow_table().to_pandas()
+                break
+            except duckdb.ConversionException:
+                if guarded:
+                    raise
         if len(part) != len(obs):
             raise ModelDataError(f"feature table {table} holds {len(part) - len(obs)} duplicate row(s) for the "
                                  "requested observations: one row per obs_id is expected (rebuild the feature mart)")

@@ -181,16 +181,16 @@ def largest_first(layout: LakeLayout, labels: list[str]) -> list[str]:
     import duckdb
 
     specs = model_specs()
-    defaults = specs["defaults"]
+    con = storage.connect(layout.root)
     try:
-        targets = {label: specs["labels"][label]["target"] for label in labels}
-        counts = storage.connect(layout.root).execute(
-            "SELECT " + ", ".join(f"count({t})" for t in targets.values())
-            + f" FROM read_parquet({storage.sql_string(layout.labels)})").fetchall()[0]
+        caps = {label: int(specs["labels"][label].get("max_rows", specs["defaults"]["max_rows"])) for label in labels}
+        counts = con.execute("SELECT " + ", ".join(f"count({specs['labels'][label]['target']})" for label in labels)
+                             + f" FROM read_parquet({storage.sql_string(layout.labels)})").fetchall()[0]
     except (KeyError, duckdb.Error):
         return list(labels)  # an unknown label or no labels table: each label's training reports it
-    size = {label: min(int(n), int(specs["labels"][label].get("max_rows", defaults["max_rows"])))
-            for label, n in zip(targets, counts)}
+    finally:
+        con.close()
+    size = {label: min(int(n), caps[label]) for label, n in zip(labels, counts)}
     return sorted(labels, key=lambda label: -size[label])
 
 

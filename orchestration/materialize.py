@@ -23,14 +23,14 @@ def run_jobs(business_date: str, log=print) -> bool:
     if business_date not in keys:
         raise SystemExit(f"BUSINESS_DATE={business_date!r} is not a business-date partition: use a day from "
                          f"{keys[0]} to {keys[-1]} written YYYY-MM-DD")
-    instance = dg.DagsterInstance.get()
-    for name, partition_key in (("materialize_everything", None), ("score_and_export", business_date)):
-        result = defs.resolve_job_def(name).execute_in_process(instance=instance, partition_key=partition_key,
-                                                            raise_on_error=False)
-        if not result.success:
-            failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-            log(f"{name} (run {result.run_id}) failed in step(s): {', '.join(failed) or 'none (see the log above)'}")
-            return False
+    with dg.DagsterInstance.get() as instance:
+        for name, partition_key in (("materialize_everything", None), ("score_and_export", business_date)):
+            result = defs.resolve_job_def(name).execute_in_process(instance=instance, partition_key=partition_key,
+                                                                raise_on_error=False)
+            if not result.success:
+                failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+                log(f"{name} (run {result.run_id}) failed in step(s): {', '.join(failed) or 'none (see the log above)'}")
+                return False
     return True
 
 

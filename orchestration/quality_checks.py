@@ -25,22 +25,36 @@ class BronzeToValidate:
     batch_ids: list[str]
 
 
-def validated_batches(lake: LakeLayout, table: str) -> set[str]:
+def suite_fingerprint(expectations: list[dict]) -> str:
+    """A short hash of a suite's expectations: batches passed under other rules are judged again."""
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(expectations, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def validated_batches(lake: LakeLayout, table: str, suite: str) -> set[str]:
+    """The batches recorded as passing the row suite with fingerprint ``suite`` (none when the rules changed)."""
     path = lake.ge_validated_batches(table)
-    return set(path.read_text().split()) if path.exists() else set()
+    if not path.exists():
+        return set()
+    header, *ids = path.read_text().split("\n")
+    return set(i for i in ids if i) if header == f"suite {suite}" else set()
 
 
-def record_validated(lake: LakeLayout, table: str, batch_ids: list[str]) -> None:
-    """Add batches that passed the contract suite to the table's list (the whole file rewritten atomically)."""
-    storage.write_text(lake.ge_validated_batches(table),
-                       "".join(f"{b}\n" for b in sorted(validated_batches(lake, table) | set(batch_ids))))
+def record_validated(lake: LakeLayout, table: str, suite: str, batch_ids: list[str]) -> None:
+    """Add batches that passed the row suite ``suite`` to the table's list (rewritten whole, atomically; a list
+    of other rules is replaced)."""
+    ids = sorted(validated_batches(lake, table, suite) | set(batch_ids))
+    storage.write_text(lake.ge_validated_batches(table), f"suite {suite}\n" + "".join(f"{b}\n" for b in ids))
 
 
-def bronze_to_validate(lake: LakeLayout, table: str) -> BronzeToValidate | None:
+def bronze_to_validate(lake: LakeLayout, table: str, suite: str) -> BronzeToValidate | None:
     """The latest ingest run's log rows (the delivery being judged; a run over a large backlog commits numbered
-    batches) and the rows of every bronze batch not yet recorded as passing the contract suite: the latest run's,
-    and any earlier batch whose check failed or never ran, so a bad row cannot hide in an older batch, while a
-    daily check reads only the new day and not the whole history. None before the first ingest."""
+    batches) and the rows of every bronze batch not yet recorded as passing the row suite ``suite``: the latest
+    run's, and any earlier batch whose check failed or never ran (or passed other rules), so a bad row cannot
+    hide in an older batch, while a daily check reads only the new day and not the whole history. None before
+    the first ingest."""
     logs = sorted(lake.ingest_log_dir(table).glob("batch_*.parquet"), key=str)
     if not logs:
         return None
@@ -48,10 +62,19 @@ def bronze_to_validate(lake: LakeLayout, table: str) -> BronzeToValidate | None:
     run_logs = [f for f in logs if f.name.startswith(run + RUN_PART)] if part else logs[-1:]
     log = pd.concat([read_parquet(f).to_pandas() for f in run_logs], ignore_index=True)
     log["quarantined_share"] = (log["quarantined_rows"] / log["landed_rows"].where(log["landed_rows"] > 0)).fillna(0.0)
-    done = validated_batches(lake, table)
+    done = validated_batches(lake, table, suite)
     pending = [b for b in sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str) if b.stem not in done]
     rows = pd.concat([read_parquet(b).to_pandas() for b in pending], ignore_index=True) if pending else pd.DataFrame()
     return BronzeToValidate(log, rows, [b.stem for b in pending])
+
+
+def table_columns(lake: LakeLayout, table: str, columns: list[str]) -> pd.DataFrame:
+    """These columns of every bronze batch: the table-level rules (a mean, a share of missing values) are about
+    the whole table, not the day, and read only the columns they name."""
+    files = sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str)
+    if not files:
+        return pd.DataFrame(columns=columns)
+    return pd.concat([read_parquet(f, columns=columns).to_pandas() for f in files], ignore_index=True)
 
 
 def duplicate_keys(lake: LakeLayout, contract: Contract) -> SuiteOutcome:
@@ -65,10 +88,11 @@ def duplicate_keys(lake: LakeLayout, contract: Contract) -> SuiteOutcome:
     con = storage.connect(lake.root)
     source = "read_parquet([" + ", ".join(storage.sql_string(f) for f in files) + "])"
     key = ", ".join(f'"{k}"' for k in keys)
-    (extra,) = con.execute(f"SELECT count(*) - count(DISTINCT ({key})) FROM {source}").fetchall()[0]
+    repeated = f"SELECT {key}, count(*) AS n FROM {source} GROUP BY ALL HAVING count(*) > 1"
+    (extra,) = con.execute(f"SELECT coalesce(sum(n - 1), 0) FROM ({repeated})").fetchall()[0]
     if not extra:
         return SuiteOutcome(name, True, 1, [])
-    sample = con.execute(f"SELECT {key} FROM {source} GROUP BY ALL HAVING count(*) > 1 ORDER BY ALL LIMIT 5").fetchall()
+    sample = con.execute(f"SELECT {key} FROM ({repeated}) ORDER BY ALL LIMIT 5").fetchall()
     return SuiteOutcome(name, False, 1, [{
         "expectation": "primary_key_unique_across_bronze", "column": keys, "unexpected_count": int(extra),
         "observed_value": None, "sample": ["/".join(map(str, k)) for k in sample], "error": None}])
@@ -87,21 +111,26 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         cfg = lake.config()
-        todo = bronze_to_validate(cfg, contract.table)
+        row_suite = contract_expectations(contract)
+        suite = suite_fingerprint(row_suite)
+        todo = bronze_to_validate(cfg, contract.table, suite)
         if todo is None:
             return dg.AssetCheckResult(passed=True, metadata={"note": "no batch ingested yet"})
         reports = cfg.ge_results_dir("bronze") / contract.table
-        outcomes = [
-            validate(f"delivery_{contract.table}", todo.log, suites["delivery"], reports),
-            duplicate_keys(cfg, contract),
-        ]
-        if todo.batch_ids:
-            outcomes.insert(0, validate(f"bronze_{contract.table}", todo.rows, contract_expectations(contract) + extra, reports))
+        outcomes = []
+        if len(todo.rows):  # the row rules on the batches not yet passed (an empty delivery has no rows to judge)
+            outcomes.append(validate(f"bronze_{contract.table}", todo.rows, row_suite, reports))
+        if extra:           # the table-level rules on the whole table, only the columns they name
+            named = sorted({c for e in extra for c in ([e["column"]] if "column" in e else e.get("column_list", []))})
+            outcomes.append(validate(f"bronze_{contract.table}_table", table_columns(cfg, contract.table, named),
+                                     extra, reports))
+        outcomes += [validate(f"delivery_{contract.table}", todo.log, suites["delivery"], reports),
+                     duplicate_keys(cfg, contract)]
         passed = all(o.success for o in outcomes)
         for o in outcomes:
             (context.log.info if o.success else context.log.error)(o.summary())
         if passed:
-            record_validated(cfg, contract.table, todo.batch_ids)
+            record_validated(cfg, contract.table, suite, todo.batch_ids)
         return dg.AssetCheckResult(
             passed=passed,
             severity=dg.AssetCheckSeverity.ERROR,

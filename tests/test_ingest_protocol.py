@@ -157,38 +157,64 @@ def test_a_naive_contract_rejects_offsets(tmp_path):
 
 
 def test_ge_bronze_check_reads_every_batch_not_yet_passed_and_recounts_keys_across_bronze(tmp_path):
-    """The contract suite judges the batches that have not passed it yet (a daily check reads the new day, not the
-    history; a batch whose check failed is judged again until it passes), the delivery suite the latest run's
-    files, and the primary key is recounted over all of bronze."""
+    """The row suite judges the batches that have not passed it yet (a daily check reads the new day, not the
+    history; a batch whose check failed, or that passed other rules, is judged again), the delivery suite the
+    latest run's files, and the primary key is recounted over all of bronze."""
     from orchestration.quality_checks import bronze_to_validate, duplicate_keys, record_validated
 
-    lake = LakeLayout(root=tmp_path / "lake")
+    lake, suite = LakeLayout(root=tmp_path / "lake"), "rules-v1"
     land(lake, "drawdowns", "drawdowns_20260901.csv", csv_text(D_HEADER, dd("L1"), dd("L2")))
     ingest(lake, "drawdowns")
-    first = bronze_to_validate(lake, "drawdowns")
+    first = bronze_to_validate(lake, "drawdowns", suite)
     assert sorted(first.rows["loan_id"]) == ["L1", "L2"] and len(first.batch_ids) == 1
-    record_validated(lake, "drawdowns", first.batch_ids)               # what a passing check does
+    record_validated(lake, "drawdowns", suite, first.batch_ids)        # what a passing check does
     land(lake, "drawdowns", "drawdowns_20260902.csv", csv_text(D_HEADER, dd("L3")))
     ingest(lake, "drawdowns")
-    second = bronze_to_validate(lake, "drawdowns")
+    second = bronze_to_validate(lake, "drawdowns", suite)
     assert list(second.log["file"]) == ["internal/drawdowns/drawdowns_20260902.csv"]  # the delivery judged
     assert sorted(second.rows["loan_id"]) == ["L3"]                     # not the day already passed
+    # the rules changed (a tightened contract): everything is judged again under them
+    assert sorted(bronze_to_validate(lake, "drawdowns", "rules-v2").rows["loan_id"]) == ["L1", "L2", "L3"]
     land(lake, "drawdowns", "drawdowns_20260903.csv", csv_text(D_HEADER, dd("L4")))   # day 2 never passed
     ingest(lake, "drawdowns")
-    third = bronze_to_validate(lake, "drawdowns")
+    third = bronze_to_validate(lake, "drawdowns", suite)
     assert list(third.log["file"]) == ["internal/drawdowns/drawdowns_20260903.csv"]
     assert sorted(third.rows["loan_id"]) == ["L3", "L4"] and third.batch_ids == sorted(third.batch_ids)
-    record_validated(lake, "drawdowns", third.batch_ids)
-    assert bronze_to_validate(lake, "drawdowns").batch_ids == []
-    assert lake.ge_validated_batches("drawdowns").read_text().split() == sorted(first.batch_ids + third.batch_ids)
+    record_validated(lake, "drawdowns", suite, third.batch_ids)
+    assert bronze_to_validate(lake, "drawdowns", suite).batch_ids == []
+    assert lake.ge_validated_batches("drawdowns").read_text().split() == ["suite", suite, *sorted(first.batch_ids + third.batch_ids)]
     assert duplicate_keys(lake, CONTRACTS["drawdowns"]).success
     # a key twice in bronze behind the ingest's back (the ingest quarantines a repeat): recounted by DuckDB
     (oldest, *_) = sorted(lake.bronze_dir("drawdowns").glob("batch_*.parquet"))
     pq.write_table(pq.read_table(oldest).slice(0, 1), oldest.with_name("batch_99999999T000000_000000zzzz.parquet"))
     dup = duplicate_keys(lake, CONTRACTS["drawdowns"])
     assert not dup.success and dup.failed[0]["unexpected_count"] == 1 and dup.failed[0]["sample"] == ["L1"]
-    assert bronze_to_validate(lake, "drawdowns").batch_ids == ["batch_99999999T000000_000000zzzz"]
+    assert bronze_to_validate(lake, "drawdowns", suite).batch_ids == ["batch_99999999T000000_000000zzzz"]
     assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{lake.bronze_dir('drawdowns')}/*.parquet')").fetchall() == [(5,)]
+
+
+def test_bronze_check_passes_an_empty_delivery_and_judges_table_rules_on_the_whole_table(tmp_path):
+    """A header-only file the day after a good one: no rows to judge and the table-level rule (mean annual_rate
+    between 0.05 and 0.36, orchestration/expectations/bronze.yaml) is about all of bronze, so the check passes;
+    a day of zero rates pulls the whole table's mean below 0.05 and fails it."""
+    from tests.lakehelpers import run_graph
+
+    def check(lake):
+        result = run_graph(lake, dg.AssetSelection.assets(["bronze", "drawdowns"]))
+        (evaluation,) = [e.asset_check_evaluation_data for e in result.all_events
+                         if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+        return evaluation
+
+    lake = LakeLayout(root=tmp_path / "lake")
+    land(lake, "drawdowns", "drawdowns_20260901.csv", csv_text(D_HEADER, dd("L1"), dd("L2")))
+    assert check(lake).passed
+    land(lake, "drawdowns", "drawdowns_20260902.csv", csv_text(D_HEADER))
+    empty_day = check(lake)
+    assert empty_day.passed, empty_day.description
+    assert empty_day.metadata["rows_validated"].value == 0
+    land(lake, "drawdowns", "drawdowns_20260903.csv", csv_text(D_HEADER, *[dd(f"Z{i}", annual_rate="0") for i in range(6)]))
+    low = check(lake)
+    assert not low.passed and "expect_column_mean_to_be_between(annual_rate)" in low.description
 
 
 def test_conservation_view_recounts_the_files_not_the_log(tmp_path, monkeypatch):
@@ -274,7 +300,7 @@ def test_a_large_backlog_is_ingested_in_bounded_batches_with_the_same_result(tmp
                 rows(lake, lambda l: l.quarantine_dir("drawdowns"), ["_source_file", "_source_line", "reason"])]
 
     assert quarantined(many) == quarantined(one)
-    todo = bronze_to_validate(many, "drawdowns")
+    todo = bronze_to_validate(many, "drawdowns", "any-rules")
     assert len(todo.log) == 8 and len(todo.rows) == single.bronze  # the run's delivery, all of its batches
     assert todo.batch_ids == several.batch_ids
     monkeypatch.setenv(pipeline.BATCH_BYTES_ENV, "lots")

@@ -238,3 +238,20 @@ def test_train_model_cross_validates_with_customers_kept_whole(monkeypatch):
         for groups, folds in seen:
             for fit, val in folds:
                 assert not set(groups[fit]) & set(groups[val])
+
+
+def test_cv_candidates_do_not_inherit_each_others_dataset_parameters():
+    """The default grid's candidates share one binned Dataset; a caller's grid that varies a Dataset parameter
+    (min_data_in_bin) gets each candidate scored as if it ran alone (LightGBM would carry the parameter over)."""
+    from models.gbm import cross_validate_grid, stratified_folds
+
+    df = make_credit_data(1500, 16, n_informative=4, seed=3)
+    X, y = df[[c for c in df.columns if c.startswith("f_")]], df["bad"].to_numpy()
+    folds = stratified_folds(y, 3, seed=1)
+    grid = [{"name": "a", "min_data_in_bin": 3, "num_leaves": 7}, {"name": "b", "min_data_in_bin": 200, "num_leaves": 7},
+            {"name": "c", "num_leaves": 7}]
+    together = cross_validate_grid(X, y, folds, grid=grid, num_boost_round=60, seed=0, threads=1).table
+    alone = [cross_validate_grid(X, y, folds, grid=[g], num_boost_round=60, seed=0, threads=1).table.iloc[0] for g in grid]
+    assert together["auc_mean"].tolist() == [a["auc_mean"] for a in alone]
+    assert together["rounds"].tolist() == [a["rounds"] for a in alone]
+    assert together["auc_mean"].nunique() > 1   # the Dataset parameter matters here, so the check can fail

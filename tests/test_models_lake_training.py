@@ -246,3 +246,41 @@ def test_labels_are_started_largest_sample_first(tmp_path):
     assert lake_training.largest_first(layout, ["c_card", "a_card", "fraud", "b_card"]) == ["b_card", "a_card", "fraud", "c_card"]
     assert lake_training.largest_first(layout, ["fraud", "a_card"]) == ["fraud", "a_card"]   # a tie keeps the order
     assert lake_training.largest_first(LakeLayout(root=tmp_path / "empty"), ["c_card", "b_card"]) == ["c_card", "b_card"]
+
+
+def test_load_features_keeps_the_observations_order_and_numpy_float32_semantics(tmp_path, monkeypatch):
+    """One row per requested observation in the requested order (missing values where the table lacks it), columns
+    sorted, numbers and booleans as float32 with a DOUBLE beyond float32's range as ±inf (numpy's cast; DuckDB's
+    refuses it), NaN kept NaN, text as text; a table with a repeated obs_id is refused."""
+    import types
+
+    import pandas as pd
+
+    from models import lake_inputs
+
+    layout = LakeLayout(root=tmp_path / "lake")
+    path = layout.feature_table("feat_x")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setattr(lake_inputs, "catalog", lambda: types.SimpleNamespace(tables=["feat_x"]))
+
+    def write(extra_rows: str = "") -> None:
+        duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
+              (1::BIGINT, 'C1', TIMESTAMP '2026-01-01', 0.5::DOUBLE, 7::INTEGER, 'a', true),
+              (2, 'C2', TIMESTAMP '2026-01-01', 1e39, 8, 'b', false),
+              (3, 'C3', TIMESTAMP '2026-01-01', 'nan'::DOUBLE, NULL, NULL, NULL) {extra_rows})
+            t(obs_id, customer_id, obs_at, b_big, a_int, c_txt, d_flag)) TO '{path}' (FORMAT parquet)""")
+
+    write()
+    obs = pd.DataFrame({"obs_id": [3, 1, 4, 2], "customer_id": ["C3", "C1", "C4", "C2"]})
+    got = lake_inputs.load_features(layout, obs)
+    assert list(got.columns) == ["obs_id", "customer_id", "a_int", "b_big", "c_txt", "d_flag"]
+    assert list(got["obs_id"]) == [3, 1, 4, 2]
+    assert {got[c].dtype.name for c in ("a_int", "b_big", "d_flag")} == {"float32"}
+    big = got["b_big"].to_numpy()
+    assert np.isnan(big[0]) and big[1] == np.float32(0.5) and np.isnan(big[2]) and big[3] == np.inf
+    assert got["a_int"].tolist()[1] == 7 and np.isnan(got["a_int"].tolist()[2]) and got["d_flag"].tolist()[1] == 1.0
+    assert got["c_txt"].tolist()[1] == "a" and pd.isna(got["c_txt"].tolist()[2])
+    assert lake_inputs.load_features(layout, obs, columns=["d_flag"]).columns.tolist() == ["obs_id", "customer_id", "d_flag"]
+    write(", (1, 'C1', TIMESTAMP '2026-02-01', 0.1, 1, 'z', true)")
+    with pytest.raises(lake_training.ModelDataError, match="feature table feat_x holds 1 duplicate row"):
+        lake_inputs.load_features(layout, obs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from lake.contracts import load_contracts
 from lake.layout import LakeLayout
 from orchestration.definitions import defs
 from orchestration.resources import LakeResource
@@ -61,7 +62,11 @@ def test_bad_delivery_blocks_downstream(tmp_path, bad_share):
         assert query(lake, "SELECT count(*) FROM staging.stg_customers") == [(10,)]
         # the batch that passed is recorded: the next run's check judges only newer batches
         (batch,) = lake.bronze_dir("customers").glob("batch_*.parquet")
-        assert lake.ge_validated_batches("customers").read_text().split() == [batch.stem]
+        from orchestration.quality import contract_expectations
+        from orchestration.quality_checks import suite_fingerprint, validated_batches
+
+        suite = suite_fingerprint(contract_expectations(load_contracts()["customers"]))
+        assert validated_batches(lake, "customers", suite) == {batch.stem}
         assert checks["customers"].metadata["batches_validated"].value == 1
     else:
         assert not checks["customers"].passed
