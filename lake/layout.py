@@ -119,8 +119,8 @@ class LakeLayout:
         return self.ge_results / suite
 
     def ge_validated_batches(self, table: str) -> LakePath:
-        """The bronze batches of a table that passed its contract suite, one id a line: a daily check validates
-        only the batches not listed (orchestration/quality_checks.py)."""
+        """The bronze batches of a table that passed its contract's row rules (a first line names the rules'
+        fingerprint), one id a line: a daily check judges only the batches not listed (orchestration/quality_checks.py)."""
         return self.ge_results_dir("bronze") / table / "_validated_batches.txt"
 
     # ---- catalog and dbt

@@ -96,6 +96,13 @@ def _float32_sql(name: str, duckdb_type: str, guarded: bool) -> str:
             f"WHEN {col} < -{_FLOAT32_MAX} THEN '-inf'::FLOAT ELSE {col}::FLOAT END AS \"{name}\"")
 
 
+def _read_family(con, source: str, types: dict[str, str], guarded: bool) -> pd.DataFrame:
+    """The named columns of one family table for the registered ``wanted`` rows, in their order, sorted by name."""
+    select = ", ".join(_float32_sql(n, types[n], guarded) if _as_float32(types[n]) else f'f."{n}"' for n in sorted(types))
+    rel = con.sql(f"SELECT {select} FROM wanted w LEFT JOIN {source} f USING (obs_id) ORDER BY w._row")
+    return rel.to_arrow_table().to_pandas()
+
+
 def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Every family table's features for the given observations, one row per obs_id (same order; an
     observation a table lacks gets missing values), families in catalog order and columns sorted by name,
@@ -119,16 +126,10 @@ def load_features(layout: LakeLayout, obs: pd.DataFrame, columns: list[str] | No
                  if name not in KEY_COLUMNS and (wanted_columns is None or name in wanted_columns)}
         if not types:
             continue
-        for guarded in (False, True):
-            select = ", ".join(_float32_sql(n, types[n], guarded) if _as_float32(types[n]) else f'f."{n}"'
-                               for n in sorted(types))
-            try:
-                part = con.sql(f"SELECT {select} FROM wanted w LEFT JOIN {source} f USING (obs_id) ORDER BY w._row")
-                part = part.to_arrow_table().to_pandas()
-                break
-            except duckdb.ConversionException:
-                if guarded:
-                    raise
+        try:
+            part = _read_family(con, source, types, guarded=False)
+        except duckdb.ConversionException:   # a DOUBLE beyond float32's range: the slower, guarded cast
+            part = _read_family(con, source, types, guarded=True)
         if len(part) != len(obs):
             raise ModelDataError(f"feature table {table} holds {len(part) - len(obs)} duplicate row(s) for the "
                                  "requested observations: one row per obs_id is expected (rebuild the feature mart)")

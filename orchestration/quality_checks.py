@@ -1,5 +1,7 @@
 """Blocking Great Expectations asset checks on bronze: a failed check stops that table's downstream
 assets for the run, and the Dagster UI shows which expectation failed, on how many rows, with samples."""
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 
@@ -23,13 +25,15 @@ class BronzeToValidate:
     log: pd.DataFrame
     rows: pd.DataFrame
     batch_ids: list[str]
+    files: list        # every bronze batch file of the table, listed once for the check
+
+
+def bronze_files(lake: LakeLayout, table: str) -> list:
+    return sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str)
 
 
 def suite_fingerprint(expectations: list[dict]) -> str:
     """A short hash of a suite's expectations: batches passed under other rules are judged again."""
-    import hashlib
-    import json
-
     return hashlib.sha256(json.dumps(expectations, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -63,25 +67,26 @@ def bronze_to_validate(lake: LakeLayout, table: str, suite: str) -> BronzeToVali
     log = pd.concat([read_parquet(f).to_pandas() for f in run_logs], ignore_index=True)
     log["quarantined_share"] = (log["quarantined_rows"] / log["landed_rows"].where(log["landed_rows"] > 0)).fillna(0.0)
     done = validated_batches(lake, table, suite)
-    pending = [b for b in sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str) if b.stem not in done]
+    files = bronze_files(lake, table)
+    pending = [b for b in files if b.stem not in done]
     rows = pd.concat([read_parquet(b).to_pandas() for b in pending], ignore_index=True) if pending else pd.DataFrame()
-    return BronzeToValidate(log, rows, [b.stem for b in pending])
+    return BronzeToValidate(log, rows, [b.stem for b in pending], files)
 
 
-def table_columns(lake: LakeLayout, table: str, columns: list[str]) -> pd.DataFrame:
-    """These columns of every bronze batch: the table-level rules (a mean, a share of missing values) are about
-    the whole table, not the day, and read only the columns they name."""
-    files = sorted(lake.bronze_dir(table).glob("batch_*.parquet"), key=str)
+def table_columns(files: list, columns: list[str]) -> pd.DataFrame:
+    """These columns of every bronze batch file: the table-level rules (a mean, a share of missing values) are
+    about the whole table, not the day, and read only the columns they name."""
     if not files:
         return pd.DataFrame(columns=columns)
     return pd.concat([read_parquet(f, columns=columns).to_pandas() for f in files], ignore_index=True)
 
 
-def duplicate_keys(lake: LakeLayout, contract: Contract) -> SuiteOutcome:
-    """The primary key unique across all of bronze, recounted by DuckDB over the key columns of every batch (the
-    contract suite checks the new rows among themselves; the ingest quarantines a key already in bronze)."""
+def duplicate_keys(lake: LakeLayout, contract: Contract, files: list | None = None) -> SuiteOutcome:
+    """The primary key unique across all of bronze, recounted by DuckDB over the key columns of every batch file
+    (default: listed here; the contract suite checks the new rows among themselves; the ingest quarantines a key
+    already in bronze)."""
     keys = [c.bronze_name for c in contract.columns if c.name in contract.primary_key]
-    files = sorted(lake.bronze_dir(contract.table).glob("batch_*.parquet"), key=str)
+    files = bronze_files(lake, contract.table) if files is None else files
     name = f"bronze_{contract.table}_keys"
     if not files:
         return SuiteOutcome(name, True, 1, [])
@@ -105,9 +110,9 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
         asset=dg.AssetKey(["bronze", contract.table]),
         name="great_expectations",
         blocking=True,
-        description=f"Contract suite ({len(contract_expectations(contract)) + len(extra)} expectations) on every "
-                    "bronze batch not yet passed, the primary key across all of bronze, and the delivery suite on "
-                    "the latest batch's files (orchestration/expectations/bronze.yaml).",
+        description=f"Contract row rules ({len(contract_expectations(contract))} expectations) on every bronze batch "
+                    f"not yet passed, table rules ({len(extra)}) on the whole table, the primary key across all of "
+                    "bronze, and the delivery suite on the latest batch's files (orchestration/expectations/bronze.yaml).",
     )
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
         cfg = lake.config()
@@ -122,10 +127,9 @@ def bronze_check(contract: Contract, suites: dict) -> dg.AssetChecksDefinition:
             outcomes.append(validate(f"bronze_{contract.table}", todo.rows, row_suite, reports))
         if extra:           # the table-level rules on the whole table, only the columns they name
             named = sorted({c for e in extra for c in ([e["column"]] if "column" in e else e.get("column_list", []))})
-            outcomes.append(validate(f"bronze_{contract.table}_table", table_columns(cfg, contract.table, named),
-                                     extra, reports))
+            outcomes.append(validate(f"bronze_{contract.table}_table", table_columns(todo.files, named), extra, reports))
         outcomes += [validate(f"delivery_{contract.table}", todo.log, suites["delivery"], reports),
-                     duplicate_keys(cfg, contract)]
+                     duplicate_keys(cfg, contract, todo.files)]
         passed = all(o.success for o in outcomes)
         for o in outcomes:
             (context.log.info if o.success else context.log.error)(o.summary())
